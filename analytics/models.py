@@ -1,0 +1,273 @@
+"""Visitors, their sessions, pageviews and events, and first-touch attribution.
+
+Every table carries its environment, and every composite index starts with it: no
+query in this project reads across environments. The session's device, geography
+and source are copied onto each pageview so that the dashboard's breakdowns read
+one table without a join (the same trade shynet makes for `Hit.service`).
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from ascendkit_site import ids
+from identity.models import EndUser, Environment
+
+
+class PublicIdModel(models.Model):
+    """A model with a minted, time-sortable `prefix_…` public ID."""
+
+    public_id_prefix = ""
+    public_id = models.CharField(max_length=80, default=None)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self.public_id:
+            self.public_id = ids.mint(self.public_id_prefix)
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        return self.public_id
+
+
+class Visitor(PublicIdModel):
+    """One browser, known by its first-party `vis_` cookie."""
+
+    public_id_prefix = "vis"
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="visitors")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    # linked_at: when the visitor was tied to its user (in the request that linked
+    # it). stitched_at: when its history was rewritten to the user (the task).
+    linked_at = models.DateTimeField(null=True, blank=True)
+    stitched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "public_id"], name="visitor_unique_env_public_id"),
+        ]
+        indexes = [
+            # Profiles: a user's visitors.
+            models.Index(fields=["environment", "user"], name="visitor_env_user"),
+            # Retention purge: never-linked visitors idle for longer than the retention.
+            models.Index(
+                fields=["environment", "last_seen_at"], name="visitor_env_anon_last_seen", condition=Q(user__isnull=True)
+            ),
+            # Sweep for links whose history rewrite has not completed.
+            models.Index(
+                fields=["linked_at"],
+                name="visitor_pending_stitch",
+                condition=Q(linked_at__isnull=False, stitched_at__isnull=True),
+            ),
+        ]
+
+
+class TrafficFields(models.Model):
+    """Where a session came from and on what device: copied from its first pageview."""
+
+    hostname = models.CharField(max_length=253, blank=True)
+    referrer_host = models.CharField(max_length=253, blank=True)
+    referrer_path = models.CharField(max_length=2048, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+    channel = models.CharField(max_length=32, blank=True)
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    browser = models.CharField(max_length=64, blank=True)
+    os = models.CharField(max_length=64, blank=True)
+    device_type = models.CharField(max_length=16, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    region = models.CharField(max_length=128, blank=True)
+    city = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Session(TrafficFields, PublicIdModel):
+    """A visitor's run of activity with no gap longer than the environment's timeout."""
+
+    public_id_prefix = "ses"
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="sessions")
+    user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions")
+    started_at = models.DateTimeField()
+    last_activity_at = models.DateTimeField()
+    duration_seconds = models.PositiveIntegerField(default=0)
+    pageview_count = models.PositiveIntegerField(default=0)
+    event_count = models.PositiveIntegerField(default=0)
+    is_bounce = models.BooleanField(default=False)
+    # Times of the first and last pageview decide the entry and exit page when
+    # items arrive out of order.
+    first_pageview_at = models.DateTimeField(null=True, blank=True)
+    last_pageview_at = models.DateTimeField(null=True, blank=True)
+    entry_path = models.CharField(max_length=2048, blank=True)
+    exit_path = models.CharField(max_length=2048, blank=True)
+    screen_width = models.PositiveIntegerField(null=True, blank=True)
+    screen_height = models.PositiveIntegerField(null=True, blank=True)
+    locale = models.CharField(max_length=35, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "public_id"], name="session_unique_env_public_id"),
+        ]
+        indexes = [
+            # Dashboard: sessions started in a time range.
+            models.Index(fields=["environment", "started_at"], name="session_env_started"),
+            # Ingestion: the visitor's sessions near an item's time.
+            models.Index(fields=["environment", "visitor", "last_activity_at"], name="session_env_visitor_last"),
+            # Profiles and conversion paths: a user's sessions in order.
+            models.Index(fields=["environment", "user", "started_at"], name="session_env_user_started"),
+        ]
+
+    def recompute_derived(self):
+        self.duration_seconds = max(0, int((self.last_activity_at - self.started_at).total_seconds()))
+        self.is_bounce = self.pageview_count == 1 and self.event_count == 0
+
+
+class Pageview(TrafficFields, models.Model):
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="pageviews")
+    visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="pageviews")
+    user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="pageviews")
+    message_id = models.CharField(max_length=64)
+    timestamp = models.DateTimeField()
+    path = models.CharField(max_length=2048)
+    title = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        constraints = [
+            # Dedupe: a second delivery of one item is stored once, even concurrently.
+            models.UniqueConstraint(fields=["environment", "message_id"], name="pageview_unique_env_message"),
+        ]
+        indexes = [
+            # Dashboard: pageviews in a time range, broken down by any column.
+            models.Index(fields=["environment", "timestamp"], name="pageview_env_time"),
+            # Stitching and purge: a visitor's pageviews.
+            models.Index(fields=["environment", "visitor", "timestamp"], name="pageview_env_visitor_time"),
+            # Timelines: a user's pageviews, oldest first.
+            models.Index(fields=["environment", "user", "timestamp"], name="pageview_env_user_time"),
+            # Page flows: pageviews of a session in order.
+            models.Index(fields=["environment", "session", "timestamp"], name="pageview_env_session_time"),
+        ]
+
+
+class Event(PublicIdModel):
+    """A tracked event: browser `app.*`, server `app.*`, or a built-in `user.*`."""
+
+    public_id_prefix = "evt"
+
+    class Kind(models.TextChoices):
+        BROWSER = "browser"
+        SERVER = "server"
+        BUILTIN = "builtin"
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    name = models.CharField(max_length=205)
+    properties = models.JSONField(default=dict, blank=True)
+    message_id = models.CharField(max_length=80)
+    timestamp = models.DateTimeField()
+    hostname = models.CharField(max_length=253, blank=True)
+    path = models.CharField(max_length=2048, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "public_id"], name="event_unique_env_public_id"),
+            models.UniqueConstraint(fields=["environment", "message_id"], name="event_unique_env_message"),
+        ]
+        indexes = [
+            # Dashboard: events in a time range, by name.
+            models.Index(fields=["environment", "timestamp"], name="event_env_time"),
+            models.Index(fields=["environment", "name", "timestamp"], name="event_env_name_time"),
+            # Stitching and purge: a visitor's events.
+            models.Index(fields=["environment", "visitor", "timestamp"], name="event_env_visitor_time"),
+            # Timelines: a user's events, oldest first.
+            models.Index(fields=["environment", "user", "timestamp"], name="event_env_user_time"),
+        ]
+
+
+class Attribution(models.Model):
+    """Where someone came from: a visitor's first touch, or a user's signup touch."""
+
+    class Kind(models.TextChoices):
+        FIRST_TOUCH = "first_touch"
+        SIGNUP_TOUCH = "signup_touch"
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="attributions")
+    user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="attributions")
+    session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.CharField(max_length=32, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+    medium = models.CharField(max_length=200, blank=True)
+    campaign = models.CharField(max_length=200, blank=True)
+    term = models.CharField(max_length=200, blank=True)
+    content = models.CharField(max_length=200, blank=True)
+    referrer = models.CharField(max_length=2048, blank=True)
+    referring_domain = models.CharField(max_length=253, blank=True)
+    landing_page = models.CharField(max_length=2048, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visitor"], condition=Q(kind="first_touch"), name="attribution_one_first_touch_per_visitor"
+            ),
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(kind="signup_touch"), name="attribution_one_signup_touch_per_user"
+            ),
+        ]
+        indexes = [
+            # Conversion paths: first touches in a time range.
+            models.Index(fields=["environment", "kind", "at"], name="attribution_env_kind_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}: {self.channel} / {self.source}"
+
+
+class BotHit(models.Model):
+    """Items dropped because a known bot sent them, counted per environment and day."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["environment", "day"], name="bothit_unique_env_day")]
+
+
+class OutboxEntry(models.Model):
+    """An event waiting to be handed to journeys and webhooks, written with the event.
+
+    The dispatcher claims a row with a conditional update, so two workers never hand
+    the same event on twice.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    event = models.OneToOneField(Event, on_delete=models.CASCADE, related_name="outbox_entry")
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"], name="outbox_pending", condition=Q(dispatched_at__isnull=True)
+            ),
+        ]

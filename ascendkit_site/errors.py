@@ -1,0 +1,86 @@
+"""One error shape for the whole API: {"error": {"code", "message"}}."""
+
+from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+RETRY_AFTER_SECONDS = 5
+
+
+class ApiError(exceptions.APIException):
+    """An error answered to the client as-is, with its own code and status."""
+
+    def __init__(self, code: str, message: str, status_code: int = status.HTTP_400_BAD_REQUEST, headers=None):
+        super().__init__(detail=message, code=code)
+        self.code = code
+        self.message = message
+        self.status_code = status_code
+        self.headers = headers or {}
+
+
+class ServiceUnavailable(ApiError):
+    def __init__(self, message="The service is temporarily unavailable; retry later."):
+        super().__init__(
+            "service_unavailable",
+            message,
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+
+def error_body(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(code: str, message: str, status_code: int, headers=None) -> JsonResponse:
+    response = JsonResponse(error_body(code, message), status=status_code)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+_DRF_CODES = {
+    exceptions.ParseError: "malformed_json",
+    exceptions.NotAuthenticated: "missing_key",
+    exceptions.AuthenticationFailed: "invalid_key",
+    exceptions.PermissionDenied: "forbidden",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+    exceptions.ValidationError: "invalid_request",
+}
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        field, value = next(iter(detail.items()), ("", ""))
+        message = _first_message(value)
+        return f"{field}: {message}" if field and field != "non_field_errors" else message
+    if isinstance(detail, list):
+        return _first_message(detail[0]) if detail else "Invalid request."
+    return str(detail)
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, reshaped; database outages become 503 with Retry-After."""
+    if isinstance(exc, ApiError):
+        return Response(error_body(exc.code, exc.message), status=exc.status_code, headers=exc.headers)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable: the client keeps its items and retries.
+        unavailable = ServiceUnavailable()
+        return Response(error_body(unavailable.code, unavailable.message), status=503, headers=unavailable.headers)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), "error")
+    response.data = error_body(code, _first_message(exc.detail))
+    return response

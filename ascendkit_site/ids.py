@@ -1,0 +1,46 @@
+"""Public identifiers: a prefix, then base62 characters.
+
+Minted IDs start with the time in milliseconds so that they sort by creation
+time, then carry enough randomness (16 characters, ~95 bits) to never collide.
+"""
+
+import re
+import secrets
+import time
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+TIME_WIDTH = 8  # 62**8 ms is ~6,900 years
+
+VISITOR_ID_RE = re.compile(r"^vis_[A-Za-z0-9]{16,64}$")
+USER_ID_RE = re.compile(r"^usr_[A-Za-z0-9]{16,64}$")
+MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def random_base62(length: int) -> str:
+    return "".join(secrets.choice(BASE62) for _ in range(length))
+
+
+def _encode_base62(number: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        number, remainder = divmod(number, 62)
+        chars.append(BASE62[remainder])
+    return "".join(reversed(chars))
+
+
+def mint(prefix: str) -> str:
+    """A new time-sortable public ID such as `vis_0Q2x…`."""
+    millis = time.time_ns() // 1_000_000
+    return f"{prefix}_{_encode_base62(millis, TIME_WIDTH)}{random_base62(16)}"
+
+
+def is_visitor_id(value) -> bool:
+    return isinstance(value, str) and VISITOR_ID_RE.match(value) is not None
+
+
+def is_user_id(value) -> bool:
+    return isinstance(value, str) and USER_ID_RE.match(value) is not None
+
+
+def is_message_id(value) -> bool:
+    return isinstance(value, str) and MESSAGE_ID_RE.match(value) is not None
