@@ -55,7 +55,9 @@ class Visitor(PublicIdModel):
             models.Index(fields=["environment", "user"], name="visitor_env_user"),
             # Retention purge: never-linked visitors idle for longer than the retention.
             models.Index(
-                fields=["environment", "last_seen_at"], name="visitor_env_anon_last_seen", condition=Q(user__isnull=True)
+                fields=["environment", "last_seen_at"],
+                name="visitor_env_anon_last_seen",
+                condition=Q(user__isnull=True),
             ),
             # Sweep for links whose history rewrite has not completed.
             models.Index(
@@ -267,7 +269,5 @@ class OutboxEntry(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["created_at"], name="outbox_pending", condition=Q(dispatched_at__isnull=True)
-            ),
+            models.Index(fields=["created_at"], name="outbox_pending", condition=Q(dispatched_at__isnull=True)),
         ]

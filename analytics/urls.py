@@ -1,7 +1,7 @@
 from django.urls import path
 
-from . import apis
+from .apis.collect import CollectApi
 
 urlpatterns = [
-    path("analytics/collect", apis.CollectApi.as_view(), name="collect"),
+    path("analytics/collect", CollectApi.as_view(), name="collect"),
 ]

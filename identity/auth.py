@@ -102,7 +102,9 @@ def authenticate_events_caller(request) -> EventsCaller:
     if token is not None and token.startswith("sk_"):
         return EventsCaller(environment=authenticate_secret_key(request), user=None)
     if token is not None and token.startswith("env_"):
-        raise _forbidden("wrong_key_kind", "Send the secret key or a user session token as the bearer, not the env key.")
+        raise _forbidden(
+            "wrong_key_kind", "Send the secret key or a user session token as the bearer, not the env key."
+        )
     if token is None and request.META.get(ENV_KEY_HEADER):
         raise _unauthorized("missing_token", "Send the secret key, or a user session token with the env key.")
     user_token = authenticate_user_token(request)
