@@ -111,6 +111,8 @@ class Session(TrafficFields, PublicIdModel):
     first_pageview_at = models.DateTimeField(null=True, blank=True)
     last_pageview_at = models.DateTimeField(null=True, blank=True)
     entry_path = models.CharField(max_length=2048, blank=True)
+    # utm_medium, or the medium the referrer implies ("organic", "referral", …).
+    medium = models.CharField(max_length=200, blank=True)
     exit_path = models.CharField(max_length=2048, blank=True)
     screen_width = models.PositiveIntegerField(null=True, blank=True)
     screen_height = models.PositiveIntegerField(null=True, blank=True)

@@ -11,9 +11,9 @@ import time
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 TIME_WIDTH = 8  # 62**8 ms is ~6,900 years
 
-VISITOR_ID_RE = re.compile(r"^vis_[A-Za-z0-9]{16,64}$")
-USER_ID_RE = re.compile(r"^usr_[A-Za-z0-9]{16,64}$")
-MESSAGE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+VISITOR_ID_RE = re.compile(r"vis_[A-Za-z0-9]{16,64}")
+USER_ID_RE = re.compile(r"usr_[A-Za-z0-9]{16,64}")
+MESSAGE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def random_base62(length: int) -> str:
@@ -35,12 +35,12 @@ def mint(prefix: str) -> str:
 
 
 def is_visitor_id(value) -> bool:
-    return isinstance(value, str) and VISITOR_ID_RE.match(value) is not None
+    return isinstance(value, str) and VISITOR_ID_RE.fullmatch(value) is not None
 
 
 def is_user_id(value) -> bool:
-    return isinstance(value, str) and USER_ID_RE.match(value) is not None
+    return isinstance(value, str) and USER_ID_RE.fullmatch(value) is not None
 
 
 def is_message_id(value) -> bool:
-    return isinstance(value, str) and MESSAGE_ID_RE.match(value) is not None
+    return isinstance(value, str) and MESSAGE_ID_RE.fullmatch(value) is not None

@@ -49,6 +49,8 @@ def authenticate_env_key(request, body: dict | None = None) -> Environment:
     environment = environment_for_env_key(env_key=key)
     if environment is None:
         raise _unauthorized("invalid_key", "The env key is unknown.")
+    if not environment.origin_allowed(request.META.get("HTTP_ORIGIN")):
+        raise _forbidden("origin_not_allowed", "This origin is not allowed to send to this environment.")
     return environment
 
 

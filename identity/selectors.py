@@ -3,7 +3,8 @@
 import time
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .models import EndUser, Environment, UserToken, hash_secret
@@ -54,4 +55,17 @@ def environments_for_member(*, user) -> QuerySet[Environment]:
         Environment.objects.filter(project__organization__memberships__user=user)
         .select_related("project__organization")
         .order_by("project__organization__name", "project__name", "name")
+    )
+
+
+def end_user_by_email(*, environment: Environment, email: str) -> EndUser | None:
+    """The environment's user with this email, compared case-insensitively.
+
+    Both sides are lowercased by the database, as the unique constraint does, so the
+    lookup agrees with it and uses its index.
+    """
+    return (
+        EndUser.objects.alias(email_lower=Lower("email"))
+        .filter(environment=environment, email_lower=Lower(Value(email)))
+        .first()
     )

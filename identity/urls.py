@@ -1,2 +1,11 @@
+from django.urls import path
 
-urlpatterns: list = []
+from .apis import LoginApi, LogoutApi, MeApi, SignupApi, UserApproveApi
+
+urlpatterns = [
+    path("auth/signup", SignupApi.as_view(), name="auth-signup"),
+    path("auth/login", LoginApi.as_view(), name="auth-login"),
+    path("auth/logout", LogoutApi.as_view(), name="auth-logout"),
+    path("auth/me", MeApi.as_view(), name="auth-me"),
+    path("users/<str:user_id>/approve", UserApproveApi.as_view(), name="user-approve"),
+]

@@ -1,5 +1,173 @@
+"""`POST /v1/analytics/collect`: browser pageviews and pre-signup events (SPEC 4.1).
+
+This is the hot path. Items are validated by hand rather than with a serializer
+per item (a DRF serializer costs more than the database write), and the client
+address lives only in this request's memory, long enough for the geo lookup.
+"""
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ascendkit_site import ids
+from ascendkit_site.cors import CorsMixin
+from ascendkit_site.errors import ApiError
+from ascendkit_site.jsonbody import read_json_object
+from identity.auth import authenticate_env_key
 
-class CollectApi(APIView):
-    pass
+from ..cleaning import clean_text
+from ..enrichment.client_ip import client_ip
+from ..enrichment.geo import place_for_ip
+from ..enrichment.useragent import device_from_user_agent
+from ..services.collect import bot_hits_count, browser_items_parse, browser_items_record
+from ..services.sessions import Client
+
+USER_AGENT_MAX = 512
+
+
+def _items_from(body: dict) -> list:
+    items = body.get("events")
+    if not isinstance(items, list) or not items:
+        raise ApiError("invalid_request", "`events` must be a list of 1 to 100 items.")
+    if len(items) > settings.COLLECT_MAX_ITEMS:
+        raise ApiError(
+            "too_many_items",
+            f"A batch holds at most {settings.COLLECT_MAX_ITEMS} items.",
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    return items
+
+
+def _context_from(body: dict) -> dict:
+    context = body.get("context")
+    return context if isinstance(context, dict) else {}
+
+
+def _screen_size(context: dict) -> tuple[int | None, int | None]:
+    screen = context.get("screen")
+    if not isinstance(screen, dict):
+        return None, None
+
+    def dimension(value):
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        return int(value) if is_number and 0 < value < 100_000 else None
+
+    return dimension(screen.get("width")), dimension(screen.get("height"))
+
+
+def _client(request, context: dict, device) -> Client:
+    width, height = _screen_size(context)
+    return Client(
+        device=device,
+        place=place_for_ip(client_ip(request)),
+        screen_width=width,
+        screen_height=height,
+        locale=clean_text(context.get("locale"), 35),
+        time_zone=clean_text(context.get("timezone"), 64),
+    )
+
+
+_ITEM_EXAMPLE = {
+    "envKey": "env_…",
+    "visitorId": "vis_0QkD3n2a5cGZqk3mJx7Yt1Wb",
+    "sentAt": "2026-11-29T10:00:05.120Z",
+    "context": {
+        "userAgent": "Mozilla/5.0 …",
+        "locale": "en-US",
+        "timezone": "Europe/Berlin",
+        "screen": {"width": 1440, "height": 900},
+    },
+    "events": [
+        {
+            "type": "pageview",
+            "messageId": "m1",
+            "timestamp": "2026-11-29T10:00:00.000Z",
+            "url": "https://example.com/pricing?utm_source=newsletter",
+            "referrer": "https://www.google.com/",
+            "title": "Pricing",
+        },
+        {
+            "type": "track",
+            "messageId": "m2",
+            "timestamp": "2026-11-29T10:00:04.000Z",
+            "name": "app.cta_clicked",
+            "properties": {"location": "hero"},
+        },
+    ],
+}
+
+_COLLECT_ANSWER = inline_serializer(
+    "CollectAnswer",
+    fields={
+        "visitorId": serializers.CharField(),
+        "accepted": serializers.IntegerField(),
+        "duplicates": serializers.IntegerField(),
+        "rejected": serializers.ListField(
+            child=inline_serializer(
+                "RejectedItem", fields={"index": serializers.IntegerField(), "reason": serializers.CharField()}
+            )
+        ),
+    },
+)
+_ERROR = inline_serializer(
+    "Error",
+    fields={
+        "error": inline_serializer(
+            "ErrorBody", fields={"code": serializers.CharField(), "message": serializers.CharField()}
+        )
+    },
+)
+
+
+class CollectApi(CorsMixin, APIView):
+    # The body is read by hand: beacons send JSON as text/plain.
+    parser_classes: list = []
+
+    @extend_schema(
+        operation_id="analytics_collect",
+        summary="Collect browser pageviews and events",
+        request={"application/json": OpenApiTypes.OBJECT, "text/plain": OpenApiTypes.OBJECT},
+        responses={
+            202: _COLLECT_ANSWER,
+            400: OpenApiResponse(_ERROR, description="Malformed JSON or a bad envelope"),
+            401: OpenApiResponse(_ERROR, description="Missing or unknown env key"),
+            403: OpenApiResponse(_ERROR, description="Disallowed origin or wrong key kind"),
+            413: OpenApiResponse(_ERROR, description="Body over 512 KiB or more than 100 items"),
+            503: OpenApiResponse(_ERROR, description="Storage unavailable; retry after Retry-After"),
+        },
+        examples=[OpenApiExample("A pageview and an event", value=_ITEM_EXAMPLE, request_only=True)],
+        tags=["collect"],
+    )
+    def post(self, request):
+        body = read_json_object(request, content_types=("application/json", "text/plain"))
+        environment = authenticate_env_key(request, body)
+        raw_items = _items_from(body)
+        received_at = timezone.now()
+
+        visitor_id = body.get("visitorId")
+        if not ids.is_visitor_id(visitor_id):
+            visitor_id = ids.mint("vis")
+        context = _context_from(body)
+        user_agent = clean_text(context.get("userAgent") or request.META.get("HTTP_USER_AGENT", ""), USER_AGENT_MAX)
+        batch = browser_items_parse(raw_items, sent_at=body.get("sentAt"), received_at=received_at)
+
+        device = device_from_user_agent(user_agent)
+        if device.is_bot:
+            # Bots leave no trace but a daily count.
+            bot_hits_count(environment=environment, count=len(batch.items), day=received_at.date())
+            return _answer(visitor_id, accepted=0, duplicates=0, rejected=batch.rejected)
+
+        client = _client(request, context, device)
+        result = browser_items_record(
+            environment=environment, visitor_public_id=visitor_id, items=batch.items, client=client
+        )
+        return _answer(visitor_id, accepted=result.accepted, duplicates=result.duplicates, rejected=batch.rejected)
+
+
+def _answer(visitor_id: str, *, accepted: int, duplicates: int, rejected: list) -> Response:
+    body = {"visitorId": visitor_id, "accepted": accepted, "duplicates": duplicates, "rejected": rejected}
+    return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,97 @@
+"""Country, region and city of an IP address from a GeoIP2/GeoLite2 City database.
+
+The database is `settings.GEOIP_DATABASE`, or the GeoLite2-City file of the
+maxminddb-geolite2 package when that is empty. It is opened once per process, at the
+first lookup, memory-mapped. A file that is missing or not a City database is a
+misconfiguration and raises ImproperlyConfigured at that first lookup rather than
+quietly leaving every visitor without a place; any other failure answers UNKNOWN_PLACE.
+
+Region is the first-level subdivision (England, Bavaria, California), the level a
+region report compares; city is the English name.
+
+The address is never logged: the errors of the lookup library quote it, so only their
+type is.
+"""
+
+import ipaddress
+import logging
+import threading
+from dataclasses import dataclass
+
+import geoip2.database
+import geoip2.errors
+import maxminddb
+from _maxminddb_geolite2 import geolite2_database
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Place:
+    country: str  # ISO 3166-1 alpha-2
+    region: str
+    city: str
+
+
+UNKNOWN_PLACE = Place(country="", region="", city="")
+
+_reader: geoip2.database.Reader | None = None
+_reader_lock = threading.Lock()
+
+
+def place_for_ip(ip: str | None) -> Place:
+    address = _public_address(ip)
+    if address is None:
+        return UNKNOWN_PLACE
+    try:
+        found = _get_reader().city(address)
+    except (geoip2.errors.AddressNotFoundError, ValueError):
+        return UNKNOWN_PLACE
+    except (geoip2.errors.GeoIP2Error, maxminddb.InvalidDatabaseError) as exc:
+        logger.error("GeoIP lookup failed: %s", type(exc).__name__)
+        return UNKNOWN_PLACE
+    region = found.subdivisions[0].name if found.subdivisions else None
+    return Place(country=found.country.iso_code or "", region=region or "", city=found.city.name or "")
+
+
+def reset_reader() -> None:
+    """Close the database so the next lookup opens `GEOIP_DATABASE` afresh."""
+    global _reader
+    with _reader_lock:
+        if _reader is not None:
+            _reader.close()
+        _reader = None
+
+
+def _public_address(ip: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(ip or "")
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    # Private, loopback, link-local, shared and documentation ranges place nobody.
+    return address if address.is_global else None
+
+
+def _get_reader() -> geoip2.database.Reader:
+    global _reader
+    if _reader is None:
+        with _reader_lock:
+            if _reader is None:
+                _reader = _open_reader(settings.GEOIP_DATABASE or geolite2_database())
+    return _reader
+
+
+def _open_reader(path: str) -> geoip2.database.Reader:
+    try:
+        reader = geoip2.database.Reader(path, mode=maxminddb.MODE_AUTO)
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+        raise ImproperlyConfigured(f"GEOIP_DATABASE: cannot open {path!r} as a GeoIP2 database ({exc})") from exc
+    database_type = reader.metadata().database_type
+    if "City" not in database_type:
+        reader.close()
+        raise ImproperlyConfigured(f"GEOIP_DATABASE: {path!r} is a {database_type} database; a City database is needed")
+    return reader

@@ -1,0 +1,234 @@
+"""Sessionisation: which session each item of a visitor joins (SPEC 5, "Sessions").
+
+A session is a run of activity with no gap longer than the environment's timeout.
+Items can arrive late and out of order, so an item joins whichever session its
+time falls within a timeout of, and when an item closes the gap between two
+sessions they become one. Callers hold the visitor's row lock while this runs, so
+two batches of one visitor never build sessions side by side.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ascendkit_site import ids
+
+from ..enrichment.geo import Place
+from ..enrichment.sources import PageUrl, Traffic
+from ..enrichment.useragent import Device
+from ..models import Event, Pageview, Session, Visitor
+
+# Copied from the session's first pageview; a later, earlier-timed pageview replaces them.
+ENTRY_FIELDS = (
+    "first_pageview_at",
+    "entry_path",
+    "hostname",
+    "referrer_host",
+    "referrer_path",
+    "source",
+    "medium",
+    "channel",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+)
+CLIENT_FIELDS = (
+    "browser",
+    "os",
+    "device_type",
+    "country",
+    "region",
+    "city",
+    "screen_width",
+    "screen_height",
+    "locale",
+    "time_zone",
+)
+UPDATED_FIELDS = (
+    "started_at",
+    "last_activity_at",
+    "duration_seconds",
+    "pageview_count",
+    "event_count",
+    "is_bounce",
+    "last_pageview_at",
+    "exit_path",
+    *ENTRY_FIELDS,
+    *CLIENT_FIELDS,
+)
+
+
+@dataclass(frozen=True)
+class Client:
+    """What the request tells about the device and place it came from."""
+
+    device: Device
+    place: Place
+    screen_width: int | None = None
+    screen_height: int | None = None
+    locale: str = ""
+    time_zone: str = ""
+
+
+@dataclass(frozen=True)
+class PageVisit:
+    """A pageview as the session sees it."""
+
+    at: datetime
+    page: PageUrl
+    traffic: Traffic
+
+
+class SessionBook:
+    """The visitor's sessions around a batch's time span, changed in memory, then saved."""
+
+    def __init__(self, *, visitor: Visitor, timeout: timedelta, first_at: datetime, last_at: datetime, client: Client):
+        self.visitor = visitor
+        self.timeout = timeout
+        self.client = client
+        self.sessions: list[Session] = list(
+            Session.objects.filter(
+                environment_id=visitor.environment_id,
+                visitor=visitor,
+                last_activity_at__gte=first_at - timeout,
+                started_at__lte=last_at + timeout,
+            ).order_by("started_at")
+        )
+        self._changed: set[int] = set()  # id() of sessions to write
+        self._merged: dict[int, Session] = {}  # id() of a folded session -> the one it joined
+        # (session, pageview) pairs where a pageview became a session's entry: the
+        # candidates for the visitor's first touch.
+        self.entries: list[tuple[Session, PageVisit]] = []
+
+    def add_pageview(self, visit: PageVisit) -> Session:
+        session = self._session_at(visit.at)
+        session.pageview_count += 1
+        if session.first_pageview_at is None or visit.at < session.first_pageview_at:
+            _set_entry(session, visit)
+            self.entries.append((session, visit))
+        if session.last_pageview_at is None or visit.at >= session.last_pageview_at:
+            session.last_pageview_at = visit.at
+            session.exit_path = visit.page.path
+        return session
+
+    def add_event(self, at: datetime) -> Session:
+        session = self._session_at(at)
+        session.event_count += 1
+        return session
+
+    def resolve(self, session: Session) -> Session:
+        """The session an item ended in, after merges."""
+        while id(session) in self._merged:
+            session = self._merged[id(session)]
+        return session
+
+    def save(self) -> list[Session]:
+        """Merge sessions that now touch, write them, and return the sessions created."""
+        self._merge_touching()
+        created = [s for s in self.sessions if s.pk is None]
+        for session in self.sessions:
+            session.recompute_derived()
+        for session in self.sessions:
+            if session.pk is not None and id(session) in self._changed:
+                session.save(update_fields=UPDATED_FIELDS)
+        Session.objects.bulk_create(created)
+        return created
+
+    def _session_at(self, at: datetime) -> Session:
+        for session in self.sessions:
+            if session.started_at - self.timeout <= at <= session.last_activity_at + self.timeout:
+                session.started_at = min(session.started_at, at)
+                session.last_activity_at = max(session.last_activity_at, at)
+                self._changed.add(id(session))
+                return session
+        session = self._new_session(at)
+        self.sessions.append(session)
+        self.sessions.sort(key=lambda s: s.started_at)
+        self._changed.add(id(session))
+        return session
+
+    def _new_session(self, at: datetime) -> Session:
+        session = Session(
+            environment_id=self.visitor.environment_id,
+            visitor=self.visitor,
+            user_id=self.visitor.user_id,
+            started_at=at,
+            last_activity_at=at,
+        )
+        # bulk_create skips save(), where public IDs are usually minted.
+        session.public_id = ids.mint("ses")
+        _set_client(session, self.client)
+        return session
+
+    def _merge_touching(self) -> None:
+        """Fold each session into the one before it when the gap between them closed."""
+        kept: list[Session] = []
+        for session in sorted(self.sessions, key=lambda s: s.started_at):
+            previous = kept[-1] if kept else None
+            if previous is not None and session.started_at - previous.last_activity_at <= self.timeout:
+                self._fold(previous, session)
+            else:
+                kept.append(session)
+        self.sessions = kept
+
+    def _fold(self, into: Session, other: Session) -> None:
+        into.started_at = min(into.started_at, other.started_at)
+        into.last_activity_at = max(into.last_activity_at, other.last_activity_at)
+        into.pageview_count += other.pageview_count
+        into.event_count += other.event_count
+        if other.first_pageview_at is not None and (
+            into.first_pageview_at is None or other.first_pageview_at < into.first_pageview_at
+        ):
+            for field in ENTRY_FIELDS + CLIENT_FIELDS:
+                setattr(into, field, getattr(other, field))
+        if other.last_pageview_at is not None and (
+            into.last_pageview_at is None or other.last_pageview_at >= into.last_pageview_at
+        ):
+            into.last_pageview_at = other.last_pageview_at
+            into.exit_path = other.exit_path
+        self._changed.add(id(into))
+        self._merged[id(other)] = into
+        if other.pk is not None:
+            _move_rows(from_session=other, to_session=into)
+            other.delete()
+
+
+def _set_entry(session: Session, visit: PageVisit) -> None:
+    traffic, page = visit.traffic, visit.page
+    session.first_pageview_at = visit.at
+    session.entry_path = page.path
+    session.hostname = page.hostname
+    session.referrer_host = traffic.referrer_host
+    session.referrer_path = traffic.referrer_path
+    session.source = traffic.source
+    session.medium = traffic.medium
+    session.channel = traffic.channel
+    session.utm_source = page.utm_source
+    session.utm_medium = page.utm_medium
+    session.utm_campaign = page.utm_campaign
+    session.utm_term = page.utm_term
+    session.utm_content = page.utm_content
+
+
+def _set_client(session: Session, client: Client) -> None:
+    session.browser = client.device.browser
+    session.os = client.device.os
+    session.device_type = client.device.device_type
+    session.country = client.place.country
+    session.region = client.place.region
+    session.city = client.place.city
+    session.screen_width = client.screen_width
+    session.screen_height = client.screen_height
+    session.locale = client.locale
+    session.time_zone = client.time_zone
+
+
+def _move_rows(*, from_session: Session, to_session: Session) -> None:
+    # `into` may be new and unsaved yet; it is saved before its rows are moved.
+    if to_session.pk is None:
+        to_session.recompute_derived()
+        Session.objects.bulk_create([to_session])
+    environment_id = from_session.environment_id
+    Pageview.objects.filter(environment_id=environment_id, session=from_session).update(session=to_session)
+    Event.objects.filter(environment_id=environment_id, session=from_session).update(session=to_session)

@@ -1,0 +1,39 @@
+"""Reading a JSON request body with the API's limits and error shape."""
+
+import json
+
+from django.conf import settings
+from rest_framework import status
+
+from .errors import ApiError
+
+
+def read_json_object(request, *, content_types: tuple[str, ...] = ("application/json",)) -> dict:
+    """The body as a JSON object, or an ApiError: 413, 415 or 400."""
+    declared_length = request.META.get("CONTENT_LENGTH") or "0"
+    limit = settings.COLLECT_MAX_BODY_BYTES
+    if not declared_length.isdigit() or int(declared_length) > limit:
+        raise _too_large(limit)
+    body = request.body
+    if len(body) > limit:
+        raise _too_large(limit)
+    content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if content_type not in content_types:
+        raise ApiError(
+            "unsupported_media_type",
+            f"Send the body as {' or '.join(content_types)}.",
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+        )
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ApiError("malformed_json", "The body is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise ApiError("invalid_request", "The body must be a JSON object.")
+    return payload
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        "payload_too_large", f"The body is larger than {limit // 1024} KiB.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    )

@@ -1,0 +1,332 @@
+"""End users' auth API (SPEC 4.3): signup, login, logout, me, and waitlist approval.
+
+Each view authenticates with `identity.auth`, validates with its InputSerializer,
+calls one service and answers with its OutputSerializer. Errors are ApiErrors in
+the SPEC's shape, rendered by `ascendkit_site.errors.api_exception_handler`.
+"""
+
+from django.conf import settings
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.enrichment.client_ip import client_ip
+from ascendkit_site import ids
+from ascendkit_site.errors import ApiError
+from ascendkit_site.jsonbody import read_json_object
+
+from .auth import authenticate_env_key, authenticate_secret_key, authenticate_user_token
+from .models import EndUser
+from .selectors import end_user_get
+from .services import InvalidCredentials, user_approve, user_login, user_logout, user_signup
+from .throttling import LoginThrottle
+
+# --- OpenAPI: the keys, the error shape, a user -----------------------------------------
+
+SECURITY_SCHEMES = {
+    "envKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-AscendKit-Env-Key",
+        "description": "The environment's public env key `env_…`.",
+    },
+    "userToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An end user's session token, from signup or login; sent with the env key.",
+    },
+    "secretKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The environment's secret key `sk_…`; for servers only.",
+    },
+}
+
+
+class KeyAuthSchema(AutoSchema):
+    """Declares the keys a view takes (its `auth_schemes`) as OpenAPI security.
+
+    The views authenticate in code rather than with DRF authentication classes, so
+    drf-spectacular cannot infer the schemes by itself.
+    """
+
+    def get_auth(self):
+        schemes = getattr(self.view, "auth_schemes", ())
+        for name in schemes:
+            self.registry.register_on_missing(
+                ResolvedComponent(
+                    name=name, type=ResolvedComponent.SECURITY_SCHEMA, object=name, schema=SECURITY_SCHEMES[name]
+                )
+            )
+        # One requirement naming every scheme: all of them are needed together.
+        return [dict.fromkeys(schemes, [])] if schemes else []
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The API's one error shape (SPEC 4), for the schema; the handler renders it."""
+
+    class Detail(serializers.Serializer):
+        code = serializers.CharField(help_text="A stable snake_case code, e.g. `invalid_credentials`.")
+        message = serializers.CharField(help_text="A human sentence.")
+
+        class Meta:
+            ref_name = "ApiErrorDetail"
+
+    error = Detail()
+
+    class Meta:
+        ref_name = "ApiError"
+
+
+# Inline rather than a ChoiceField: spectacular would name the enum component after
+# the field, and `status` fields of other APIs would collide with it.
+@extend_schema_field({"type": "string", "enum": EndUser.Status.values})
+class UserStatusField(serializers.CharField):
+    pass
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="`usr_…`")
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    status = UserStatusField(help_text="`waitlisted` until approved, when the environment has a waitlist.")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        ref_name = "User"
+
+
+@extend_schema_field({"type": "string", "nullable": True, "example": "vis_0Q2xAbCdEfGhIjKlMnOp"})
+class VisitorIdField(serializers.Field):
+    """The browser's `vis_` ID. Anything malformed is ignored rather than refused:
+    the account call matters more than the link."""
+
+    def to_internal_value(self, data):
+        return data if ids.is_visitor_id(data) else None
+
+    def to_representation(self, value):
+        return value
+
+
+def _errors(described: dict[int, str]) -> dict[int, OpenApiResponse]:
+    """Error responses for `extend_schema`, each in the one error shape."""
+    return {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}
+
+
+BAD_BODY = "Malformed JSON (`malformed_json`), or a missing or invalid field (`invalid_request`)."
+TOO_LARGE = "The body is larger than 512 KiB (`payload_too_large`)."
+BAD_ENV_KEY = "The env key is missing or unknown."
+WRONG_KEY = (
+    "A key of the wrong kind (`wrong_key_kind`), or an origin the environment does not allow (`origin_not_allowed`)."
+)
+TOKEN_ERRORS = {
+    401: "The env key or session token is missing or unknown, or the token is expired, revoked, "
+    "or of another environment.",
+    403: WRONG_KEY,
+}
+
+
+# --- Views ----------------------------------------------------------------------------
+
+
+class IdentityApi(APIView):
+    """Shared by the views below: the schema of their keys, and the body limits."""
+
+    schema = KeyAuthSchema()
+    auth_schemes: tuple[str, ...] = ()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # Views that ignore the body refuse an oversized one all the same, so every
+        # endpoint keeps the one limit of SPEC 4.
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > settings.COLLECT_MAX_BODY_BYTES:
+            raise ApiError(
+                "payload_too_large",
+                f"The body is larger than {settings.COLLECT_MAX_BODY_BYTES // 1024} KiB.",
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            )
+
+    def input(self, request) -> dict:
+        """The JSON object body, validated by the view's InputSerializer."""
+        serializer = self.InputSerializer(data=read_json_object(request))
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class SignupApi(IdentityApi):
+    auth_schemes = ("envKey",)
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField()
+        password = serializers.CharField(trim_whitespace=False, help_text="At least 8 characters, not a common one.")
+        name = serializers.CharField(required=False, allow_blank=True, default="", help_text="Cut to 200 characters.")
+        visitorId = VisitorIdField(required=False, allow_null=True, default=None)
+
+        class Meta:
+            ref_name = "Signup"
+
+    class OutputSerializer(serializers.Serializer):
+        user = UserSerializer()
+        token = serializers.CharField(
+            allow_null=True, help_text="The session token; null while the user is on the waitlist."
+        )
+
+        class Meta:
+            ref_name = "SignupResult"
+
+    @extend_schema(
+        summary="Sign an end user up",
+        description="Makes the user and, unless the environment has a waitlist, a session token. "
+        "Records `user.created`, and `user.waitlisted` when the user waits for approval. "
+        "A valid `visitorId` links that visitor's history to the user.",
+        request=InputSerializer,
+        responses={
+            201: OutputSerializer,
+            **_errors(
+                {
+                    400: BAD_BODY + " An invalid email (`invalid_email`) or a weak password (`weak_password`).",
+                    401: BAD_ENV_KEY,
+                    403: WRONG_KEY,
+                    409: "The email is taken in this environment, in any letter case (`email_taken`).",
+                    413: TOO_LARGE,
+                }
+            ),
+        },
+    )
+    def post(self, request):
+        environment = authenticate_env_key(request)
+        data = self.input(request)
+        user, token = user_signup(
+            environment=environment,
+            email=data["email"],
+            password=data["password"],
+            name=data["name"],
+            visitor_id=data["visitorId"],
+        )
+        return Response(self.OutputSerializer({"user": user, "token": token}).data, status=status.HTTP_201_CREATED)
+
+
+class LoginApi(IdentityApi):
+    auth_schemes = ("envKey",)
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField()
+        password = serializers.CharField(trim_whitespace=False)
+        visitorId = VisitorIdField(required=False, allow_null=True, default=None)
+
+        class Meta:
+            ref_name = "Login"
+
+    class OutputSerializer(serializers.Serializer):
+        user = UserSerializer()
+        token = serializers.CharField(help_text="The session token, sent as `Authorization: Bearer …`.")
+
+        class Meta:
+            ref_name = "LoginResult"
+
+    @extend_schema(
+        summary="Log an end user in",
+        description="Checks the password and issues a session token; records `user.login`. "
+        "Repeated failures for one email or from one address are throttled.",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            **_errors(
+                {
+                    400: BAD_BODY,
+                    401: "The email or password is incorrect (`invalid_credentials`); or " + BAD_ENV_KEY.lower(),
+                    403: "The user is on the waitlist (`waitlisted`). " + WRONG_KEY,
+                    413: TOO_LARGE,
+                    429: "Too many failed logins (`rate_limited`); retry after `Retry-After` seconds.",
+                }
+            ),
+        },
+    )
+    def post(self, request):
+        environment = authenticate_env_key(request)
+        data = self.input(request)
+        throttle = LoginThrottle(environment=environment, email=data["email"], address=client_ip(request))
+        throttle.check()
+        try:
+            user, token = user_login(
+                environment=environment, email=data["email"], password=data["password"], visitor_id=data["visitorId"]
+            )
+        except InvalidCredentials:
+            throttle.failed()
+            raise
+        throttle.succeeded()
+        return Response(self.OutputSerializer({"user": user, "token": token}).data)
+
+
+class LogoutApi(IdentityApi):
+    auth_schemes = ("envKey", "userToken")
+
+    @extend_schema(
+        summary="Log an end user out",
+        description="Revokes the session token; records `user.signout`.",
+        request=None,
+        responses={
+            204: OpenApiResponse(description="The token no longer works."),
+            **_errors({**TOKEN_ERRORS, 413: TOO_LARGE}),
+        },
+    )
+    def post(self, request):
+        user_logout(token=authenticate_user_token(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(IdentityApi):
+    auth_schemes = ("envKey", "userToken")
+
+    class OutputSerializer(serializers.Serializer):
+        user = UserSerializer()
+
+        class Meta:
+            ref_name = "UserResult"
+
+    @extend_schema(
+        summary="The end user of a session token",
+        description="Answers while the token lives; once it is revoked (logout) or expired, 401.",
+        responses={200: OutputSerializer, **_errors(TOKEN_ERRORS)},
+    )
+    def get(self, request):
+        token = authenticate_user_token(request)
+        return Response(self.OutputSerializer({"user": token.user}).data)
+
+
+class UserApproveApi(IdentityApi):
+    auth_schemes = ("secretKey",)
+
+    OutputSerializer = MeApi.OutputSerializer
+
+    @extend_schema(
+        summary="Let a waitlisted user in",
+        description="Sets the status to `active` and records `user.waitlist_approved`. "
+        "Approving an active user changes nothing.",
+        parameters=[OpenApiParameter("user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="`usr_…`")],
+        request=None,
+        responses={
+            200: OutputSerializer,
+            **_errors(
+                {
+                    401: "The secret key is missing, unknown or rotated.",
+                    403: "The env key was sent instead of the secret key (`wrong_key_kind`), or an env key of "
+                    "another environment alongside it (`key_mismatch`).",
+                    404: "No such user in this environment (`not_found`).",
+                    413: TOO_LARGE,
+                }
+            ),
+        },
+    )
+    def post(self, request, user_id: str):
+        environment = authenticate_secret_key(request)
+        user = end_user_get(environment=environment, public_id=user_id)
+        if user is None:
+            raise ApiError("not_found", "There is no user with this ID in this environment.", status.HTTP_404_NOT_FOUND)
+        user = user_approve(user=user)
+        return Response(self.OutputSerializer({"user": user}).data)

@@ -1,0 +1,182 @@
+"""End-user services: signup, login, logout, approval, tokens, visitor linking."""
+
+import sys
+import types
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.contrib.auth.hashers import check_password
+from django.db import transaction
+
+from analytics.models import Event, OutboxEntry
+from ascendkit_site.errors import ApiError
+from identity import services
+from identity.models import EndUser, UserToken, hash_secret
+from identity.selectors import user_token_get
+from identity.services import user_approve, user_login, user_logout, user_signup, user_token_issue
+
+from .helpers import PASSWORD
+
+VISITOR_ID = "vis_0Q2xAbCdEfGhIjKlMnOp"
+
+
+@pytest.fixture
+def links(monkeypatch):
+    """Calls of `visitor_link`, recorded in place of the stitching module."""
+    calls = []
+    stitching = types.ModuleType("analytics.services.stitching")
+    stitching.visitor_link = lambda **kwargs: calls.append(kwargs)
+    monkeypatch.setitem(sys.modules, "analytics.services.stitching", stitching)
+    return calls
+
+
+def code_of(raised) -> tuple[int, str]:
+    return raised.value.status_code, raised.value.code
+
+
+def test_signup_hashes_the_password_with_djangos_hashers(tenant):
+    user, token = user_signup(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+
+    assert user.password != PASSWORD
+    assert check_password(PASSWORD, user.password)
+    assert token.startswith("ust_")
+    assert UserToken.objects.get().token_hash == hash_secret(token)
+
+
+def test_a_token_expires_after_the_configured_time(tenant, settings):
+    user, _ = user_signup(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+
+    with time_machine.travel("2026-11-29T10:00:00Z", tick=False):
+        raw = user_token_issue(user=user)
+
+    token = user_token_get(raw_token=raw)
+    assert token.user == user
+    assert token.expires_at == datetime(2026, 11, 29, 10, tzinfo=UTC) + settings.USER_TOKEN_TTL
+
+
+def test_a_concurrent_signup_that_lost_the_race_is_email_taken(tenant, monkeypatch):
+    user_signup(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+    # The other request checked before this one committed: only the constraint sees it.
+    monkeypatch.setattr(services, "end_user_by_email", lambda **kwargs: None)
+
+    with transaction.atomic(), pytest.raises(ApiError) as raised:
+        user_signup(environment=tenant.environment, email="ADA@example.com", password=PASSWORD)
+
+    assert code_of(raised) == (409, "email_taken")
+    assert EndUser.objects.count() == 1  # the connection is still usable
+    assert Event.objects.count() == 1
+
+
+def test_login_of_an_unknown_email_still_runs_the_password_hasher(tenant, monkeypatch):
+    hashed = []
+    real = services.make_password
+    monkeypatch.setattr(services, "make_password", lambda password: hashed.append(password) or real(password))
+
+    with pytest.raises(ApiError) as raised:
+        user_login(environment=tenant.environment, email="nobody@example.com", password="guess-1234")
+
+    assert code_of(raised) == (401, "invalid_credentials")
+    assert hashed == ["guess-1234"]
+
+
+def test_login_upgrades_a_hash_made_with_an_older_hasher(tenant, settings):
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+    user_signup(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+    settings.PASSWORD_HASHERS = list(reversed(settings.PASSWORD_HASHERS))
+
+    user, _ = user_login(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+
+    user.refresh_from_db()
+    assert user.password.startswith("pbkdf2_sha256$")
+
+
+def test_logout_twice_records_one_signout(tenant):
+    user, raw = user_signup(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+    token = user_token_get(raw_token=raw)
+
+    user_logout(token=token)
+    user_logout(token=token)
+
+    assert Event.objects.filter(user=user, name="user.signout").count() == 1
+    assert user_token_get(raw_token=raw) is None
+
+
+def test_approve_is_safe_to_repeat(tenant):
+    tenant.environment.waitlist_enabled = True
+    user, token = user_signup(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+    assert token is None
+
+    user_approve(user=user)
+    approved = user_approve(user=user)
+
+    assert approved.status == EndUser.Status.ACTIVE
+    assert Event.objects.filter(user=user, name="user.waitlist_approved").count() == 1
+
+
+def test_each_built_in_event_is_written_with_one_outbox_entry(tenant):
+    tenant.environment.waitlist_enabled = True
+    user, _ = user_signup(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+    user_approve(user=user)
+    _, raw = user_login(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+    user_logout(token=user_token_get(raw_token=raw))
+
+    events = Event.objects.filter(user=user)
+    assert sorted(events.values_list("name", flat=True)) == sorted(
+        ["user.created", "user.waitlisted", "user.waitlist_approved", "user.login", "user.signout"]
+    )
+    assert set(events.values_list("kind", flat=True)) == {Event.Kind.BUILTIN}
+    assert OutboxEntry.objects.count() == 5
+    assert set(OutboxEntry.objects.values_list("event_id", flat=True)) == set(events.values_list("id", flat=True))
+
+
+def test_a_failed_signup_leaves_no_event_behind(tenant):
+    with pytest.raises(ApiError):
+        user_signup(environment=tenant.environment, email="ada@example.com", password="short")
+
+    assert not Event.objects.exists()
+    assert not OutboxEntry.objects.exists()
+
+
+def test_signup_links_the_visitor_as_a_signup(tenant, links):
+    user, _ = user_signup(
+        environment=tenant.environment, email="ada@example.com", password=PASSWORD, visitor_id=VISITOR_ID
+    )
+
+    assert links == [{"environment": tenant.environment, "user": user, "visitor_public_id": VISITOR_ID, "signup": True}]
+
+
+def test_login_links_the_visitor_as_a_return(tenant, links):
+    user_signup(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+
+    user, _ = user_login(
+        environment=tenant.environment, email="ada@example.com", password=PASSWORD, visitor_id=VISITOR_ID
+    )
+
+    assert links == [
+        {"environment": tenant.environment, "user": user, "visitor_public_id": VISITOR_ID, "signup": False}
+    ]
+
+
+@pytest.mark.parametrize(
+    "visitor_id", [None, "", "vis_short", "usr_0Q2xAbCdEfGhIjKlMnOp", "vis_0Q2x-bad-chars!!!!", 42]
+)
+def test_a_malformed_visitor_id_is_ignored(tenant, links, visitor_id):
+    user, token = user_signup(
+        environment=tenant.environment, email="ada@example.com", password=PASSWORD, visitor_id=visitor_id
+    )
+
+    assert token is not None
+    assert links == []
+
+
+def test_a_failed_login_links_nothing(tenant, links):
+    user_signup(environment=tenant.environment, email="ada@example.com", password=PASSWORD)
+
+    with pytest.raises(ApiError):
+        user_login(environment=tenant.environment, email="ada@example.com", password="wrong", visitor_id=VISITOR_ID)
+
+    assert links == []
