@@ -270,6 +270,7 @@ class OutboxEntry(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
+        verbose_name_plural = "outbox entries"
         indexes = [
             models.Index(fields=["created_at"], name="outbox_pending", condition=Q(dispatched_at__isnull=True)),
         ]

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from analytics.enrichment.client_ip import client_ip
 from ascendkit_site import ids
+from ascendkit_site.cors import CorsMixin
 from ascendkit_site.errors import ApiError
 from ascendkit_site.jsonbody import read_json_object
 
@@ -133,8 +134,8 @@ TOKEN_ERRORS = {
 # --- Views ----------------------------------------------------------------------------
 
 
-class IdentityApi(APIView):
-    """Shared by the views below: the schema of their keys, and the body limits."""
+class IdentityApi(CorsMixin, APIView):
+    """Shared by the views below: CORS for browsers, the schema of their keys, the body limits."""
 
     schema = KeyAuthSchema()
     auth_schemes: tuple[str, ...] = ()
