@@ -7,7 +7,6 @@ content and can make a page path or event name display as something else in the
 portal and the admin (the "Trojan Source" trick).
 """
 
-import json
 import re
 
 # Event names from clients (SPEC 4.2); `user.*` is reserved for built-in events.
@@ -32,11 +31,6 @@ def clean_json(value):
     if isinstance(value, list):
         return [clean_json(item) for item in value]
     return value
-
-
-def json_size(value) -> int:
-    """Bytes of `value` as compact UTF-8 JSON: what the 32 KiB property limit measures."""
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def is_client_event_name(name) -> bool:

@@ -1,9 +1,48 @@
 """Celery tasks: thin, load by ID, call a service; the retry policy lives here."""
 
 from celery import shared_task
+from django.db import DatabaseError
+
+from .services.outbox import outbox_dispatch_pending
+from .services.stitching import visitor_stitch, visitors_pending_stitch
+
+# The database being briefly away is the failure worth retrying; anything else is
+# a bug, and the periodic sweeps pick the work up again once it is fixed.
+RETRY_ON = (DatabaseError,)
+
+
+@shared_task(autoretry_for=RETRY_ON, retry_backoff=5, retry_backoff_max=300, retry_jitter=True, max_retries=8)
+def stitch_visitor(visitor_id: int) -> dict:
+    """Give a linked visitor's history to its user (SPEC 5, Stitching); safe to run again."""
+    result = visitor_stitch(visitor_id=visitor_id)
+    return {"sessions": result.sessions, "pageviews": result.pageviews, "events": result.events}
 
 
 @shared_task
-def outbox_dispatch():
-    """Hand pending outbox entries to the registered consumers."""
-    raise NotImplementedError
+def stitch_pending_visitors() -> int:
+    """Queue again the links whose rewrite never completed (CELERY_BEAT_SCHEDULE); returns how many."""
+    visitor_ids = visitors_pending_stitch()
+    for visitor_id in visitor_ids:
+        stitch_visitor.delay(visitor_id)
+    return len(visitor_ids)
+
+
+@shared_task(autoretry_for=RETRY_ON, retry_backoff=5, max_retries=3)
+def outbox_dispatch() -> int:
+    """Hand pending outbox entries to the registered consumers; returns how many went out.
+
+    Queued after every commit that adds entries and run every minute by beat; runs
+    overlap safely because each entry is claimed before it is handed on.
+    """
+    return outbox_dispatch_pending()
+
+
+@shared_task
+def purge_anonymous_visitors() -> dict:
+    """The daily retention purge (CELERY_BEAT_SCHEDULE); returns what it removed.
+
+    No retry: it is idempotent, and the next day's run finishes what a failed one left.
+    """
+    from .services.deletion import visitors_purge_anonymous
+
+    return visitors_purge_anonymous().as_dict()

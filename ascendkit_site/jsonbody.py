@@ -37,3 +37,17 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(
         "payload_too_large", f"The body is larger than {limit // 1024} KiB.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     )
+
+
+def read_batch_items(body: dict) -> list:
+    """A batch's `events`: 1 to 100 of them, else the whole request is refused."""
+    items = body.get("events")
+    if not isinstance(items, list) or not items:
+        raise ApiError("invalid_request", "`events` must be a list of 1 to 100 items.")
+    if len(items) > settings.COLLECT_MAX_ITEMS:
+        raise ApiError(
+            "too_many_items",
+            f"A batch holds at most {settings.COLLECT_MAX_ITEMS} items.",
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    return items

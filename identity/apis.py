@@ -6,8 +6,6 @@ the SPEC's shape, rendered by `ascendkit_site.errors.api_exception_handler`.
 """
 
 from django.conf import settings
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -19,6 +17,7 @@ from ascendkit_site import ids
 from ascendkit_site.cors import CorsMixin
 from ascendkit_site.errors import ApiError
 from ascendkit_site.jsonbody import read_json_object
+from ascendkit_site.openapi import KeyAuthSchema, error_responses
 
 from .auth import authenticate_env_key, authenticate_secret_key, authenticate_user_token
 from .models import EndUser
@@ -27,60 +26,6 @@ from .services import InvalidCredentials, user_approve, user_login, user_logout,
 from .throttling import LoginThrottle
 
 # --- OpenAPI: the keys, the error shape, a user -----------------------------------------
-
-SECURITY_SCHEMES = {
-    "envKey": {
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-AscendKit-Env-Key",
-        "description": "The environment's public env key `env_…`.",
-    },
-    "userToken": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "An end user's session token, from signup or login; sent with the env key.",
-    },
-    "secretKey": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "The environment's secret key `sk_…`; for servers only.",
-    },
-}
-
-
-class KeyAuthSchema(AutoSchema):
-    """Declares the keys a view takes (its `auth_schemes`) as OpenAPI security.
-
-    The views authenticate in code rather than with DRF authentication classes, so
-    drf-spectacular cannot infer the schemes by itself.
-    """
-
-    def get_auth(self):
-        schemes = getattr(self.view, "auth_schemes", ())
-        for name in schemes:
-            self.registry.register_on_missing(
-                ResolvedComponent(
-                    name=name, type=ResolvedComponent.SECURITY_SCHEMA, object=name, schema=SECURITY_SCHEMES[name]
-                )
-            )
-        # One requirement naming every scheme: all of them are needed together.
-        return [dict.fromkeys(schemes, [])] if schemes else []
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The API's one error shape (SPEC 4), for the schema; the handler renders it."""
-
-    class Detail(serializers.Serializer):
-        code = serializers.CharField(help_text="A stable snake_case code, e.g. `invalid_credentials`.")
-        message = serializers.CharField(help_text="A human sentence.")
-
-        class Meta:
-            ref_name = "ApiErrorDetail"
-
-    error = Detail()
-
-    class Meta:
-        ref_name = "ApiError"
 
 
 # Inline rather than a ChoiceField: spectacular would name the enum component after
@@ -111,11 +56,6 @@ class VisitorIdField(serializers.Field):
 
     def to_representation(self, value):
         return value
-
-
-def _errors(described: dict[int, str]) -> dict[int, OpenApiResponse]:
-    """Error responses for `extend_schema`, each in the one error shape."""
-    return {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}
 
 
 BAD_BODY = "Malformed JSON (`malformed_json`), or a missing or invalid field (`invalid_request`)."
@@ -188,7 +128,7 @@ class SignupApi(IdentityApi):
         request=InputSerializer,
         responses={
             201: OutputSerializer,
-            **_errors(
+            **error_responses(
                 {
                     400: BAD_BODY + " An invalid email (`invalid_email`) or a weak password (`weak_password`).",
                     401: BAD_ENV_KEY,
@@ -237,7 +177,7 @@ class LoginApi(IdentityApi):
         request=InputSerializer,
         responses={
             200: OutputSerializer,
-            **_errors(
+            **error_responses(
                 {
                     400: BAD_BODY,
                     401: "The email or password is incorrect (`invalid_credentials`); or " + BAD_ENV_KEY.lower(),
@@ -273,7 +213,7 @@ class LogoutApi(IdentityApi):
         request=None,
         responses={
             204: OpenApiResponse(description="The token no longer works."),
-            **_errors({**TOKEN_ERRORS, 413: TOO_LARGE}),
+            **error_responses({**TOKEN_ERRORS, 413: TOO_LARGE}),
         },
     )
     def post(self, request):
@@ -293,7 +233,7 @@ class MeApi(IdentityApi):
     @extend_schema(
         summary="The end user of a session token",
         description="Answers while the token lives; once it is revoked (logout) or expired, 401.",
-        responses={200: OutputSerializer, **_errors(TOKEN_ERRORS)},
+        responses={200: OutputSerializer, **error_responses(TOKEN_ERRORS)},
     )
     def get(self, request):
         token = authenticate_user_token(request)
@@ -313,7 +253,7 @@ class UserApproveApi(IdentityApi):
         request=None,
         responses={
             200: OutputSerializer,
-            **_errors(
+            **error_responses(
                 {
                     401: "The secret key is missing, unknown or rotated.",
                     403: "The env key was sent instead of the secret key (`wrong_key_kind`), or an env key of "

@@ -5,18 +5,17 @@ per item (a DRF serializer costs more than the database write), and the client
 address lives only in this request's memory, long enough for the geo lookup.
 """
 
-from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ascendkit_site import ids
 from ascendkit_site.cors import CorsMixin
-from ascendkit_site.errors import ApiError
-from ascendkit_site.jsonbody import read_json_object
+from ascendkit_site.jsonbody import read_batch_items, read_json_object
+from ascendkit_site.openapi import error_responses
 from identity.auth import authenticate_env_key
 
 from ..cleaning import clean_text
@@ -27,19 +26,6 @@ from ..services.collect import bot_hits_count, browser_items_parse, browser_item
 from ..services.sessions import Client
 
 USER_AGENT_MAX = 512
-
-
-def _items_from(body: dict) -> list:
-    items = body.get("events")
-    if not isinstance(items, list) or not items:
-        raise ApiError("invalid_request", "`events` must be a list of 1 to 100 items.")
-    if len(items) > settings.COLLECT_MAX_ITEMS:
-        raise ApiError(
-            "too_many_items",
-            f"A batch holds at most {settings.COLLECT_MAX_ITEMS} items.",
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-        )
-    return items
 
 
 def _context_from(body: dict) -> dict:
@@ -113,14 +99,6 @@ _COLLECT_ANSWER = inline_serializer(
         ),
     },
 )
-_ERROR = inline_serializer(
-    "Error",
-    fields={
-        "error": inline_serializer(
-            "ErrorBody", fields={"code": serializers.CharField(), "message": serializers.CharField()}
-        )
-    },
-)
 
 
 class CollectApi(CorsMixin, APIView):
@@ -133,11 +111,16 @@ class CollectApi(CorsMixin, APIView):
         request={"application/json": OpenApiTypes.OBJECT, "text/plain": OpenApiTypes.OBJECT},
         responses={
             202: _COLLECT_ANSWER,
-            400: OpenApiResponse(_ERROR, description="Malformed JSON or a bad envelope"),
-            401: OpenApiResponse(_ERROR, description="Missing or unknown env key"),
-            403: OpenApiResponse(_ERROR, description="Disallowed origin or wrong key kind"),
-            413: OpenApiResponse(_ERROR, description="Body over 512 KiB or more than 100 items"),
-            503: OpenApiResponse(_ERROR, description="Storage unavailable; retry after Retry-After"),
+            **error_responses(
+                {
+                    400: "Malformed JSON (`malformed_json`) or a bad envelope (`invalid_request`).",
+                    401: "The env key is missing or unknown.",
+                    403: "A disallowed origin (`origin_not_allowed`) or the secret key (`wrong_key_kind`).",
+                    413: "A body over 512 KiB (`payload_too_large`) or over 100 items (`too_many_items`).",
+                    415: "A content type other than application/json or text/plain.",
+                    503: "Storage is unavailable; retry after `Retry-After` seconds.",
+                }
+            ),
         },
         examples=[OpenApiExample("A pageview and an event", value=_ITEM_EXAMPLE, request_only=True)],
         tags=["collect"],
@@ -145,7 +128,7 @@ class CollectApi(CorsMixin, APIView):
     def post(self, request):
         body = read_json_object(request, content_types=("application/json", "text/plain"))
         environment = authenticate_env_key(request, body)
-        raw_items = _items_from(body)
+        raw_items = read_batch_items(body)
         received_at = timezone.now()
 
         visitor_id = body.get("visitorId")

@@ -16,15 +16,15 @@ from django.db.models import F
 from ascendkit_site import ids
 from identity.models import Environment
 
-from ..cleaning import clean_json, clean_text, is_client_event_name, json_size
-from ..clock import TimeRejected, item_time, parse_client_time
-from ..enrichment.sources import PageUrl, parse_page_url, traffic_from
+from ..cleaning import clean_text, is_client_event_name
+from ..enrichment.sources import PageUrl, traffic_from
+from ..items import URL_MAX, ItemRejected, item_page, item_properties, item_time, parse_client_time
 from ..models import Attribution, BotHit, Event, Pageview, Session, Visitor
 from .events import outbox_add
 from .sessions import Client, PageVisit, SessionBook
+from .stitching import visitor_restitch_on_commit
 
 EVENT_NAME_MAX = 200
-URL_MAX = 2048
 TITLE_MAX = 512
 
 
@@ -68,12 +68,6 @@ def browser_items_parse(raw_items: list, *, sent_at, received_at: datetime) -> P
     return batch
 
 
-class ItemRejected(ValueError):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _parse_item(index: int, raw, *, sent_at: datetime | None, received_at: datetime) -> BrowserItem:
     if not isinstance(raw, dict):
         raise ItemRejected("invalid_item")
@@ -85,17 +79,10 @@ def _parse_item(index: int, raw, *, sent_at: datetime | None, received_at: datet
         message_id = ids.mint("msg")  # no client ID: stored without dedupe
     elif not ids.is_message_id(message_id):
         raise ItemRejected("invalid_message_id")
-    try:
-        at = item_time(
-            timestamp=raw.get("timestamp"),
-            sent_at=sent_at,
-            received_at=received_at,
-            max_age=settings.BROWSER_MAX_AGE,
-        )
-    except TimeRejected as rejection:
-        raise ItemRejected(rejection.reason) from None
-
-    page = parse_page_url(clean_text(raw.get("url"), URL_MAX)) if raw.get("url") is not None else None
+    at = item_time(
+        timestamp=raw.get("timestamp"), sent_at=sent_at, received_at=received_at, max_age=settings.BROWSER_MAX_AGE
+    )
+    page = item_page(raw.get("url"))
     if kind == "pageview":
         if page is None:
             raise ItemRejected("invalid_url")
@@ -113,7 +100,7 @@ def _parse_item(index: int, raw, *, sent_at: datetime | None, received_at: datet
         at=at,
         page=page,
         name=_event_name(raw.get("name")),
-        properties=_properties(raw.get("properties")),
+        properties=item_properties(raw.get("properties")),
     )
 
 
@@ -121,17 +108,6 @@ def _event_name(name) -> str:
     if not is_client_event_name(name):
         raise ItemRejected("invalid_name")
     return name
-
-
-def _properties(properties) -> dict:
-    if properties is None:
-        return {}
-    if not isinstance(properties, dict):
-        raise ItemRejected("invalid_properties")
-    properties = clean_json(properties)
-    if json_size(properties) > settings.COLLECT_MAX_PROPERTIES_BYTES:
-        raise ItemRejected("properties_too_large")
-    return properties
 
 
 def browser_items_record(
@@ -204,8 +180,19 @@ def _store(environment: Environment, visitor: Visitor, items: list[BrowserItem],
     if visitor.user_id and events:
         # The visitor already belongs to a user: these are the user's events, and
         # journeys and webhooks get them. Anonymous events are never replayed.
-        outbox_add(events=list(Event.objects.filter(environment=environment, public_id__in=[e.public_id for e in events])))
+        stored = Event.objects.filter(environment=environment, public_id__in=[event.public_id for event in events])
+        outbox_add(events=list(stored))
     _update_first_touch(visitor, book)
+    if _arrived_after_its_link(visitor, book):
+        # Pages from before signup delivered after it (the SDK batches): the user's
+        # first and signup touches must be worked out again.
+        visitor_restitch_on_commit(visitor=visitor)
+
+
+def _arrived_after_its_link(visitor: Visitor, book: SessionBook) -> bool:
+    if visitor.user_id is None or visitor.linked_at is None:
+        return False
+    return any(book.resolve(session).started_at <= visitor.linked_at for session, _ in book.entries)
 
 
 def _pageview(visitor: Visitor, item: BrowserItem, session: Session, visit: PageVisit) -> Pageview:

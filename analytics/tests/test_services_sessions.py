@@ -100,7 +100,8 @@ def test_the_session_takes_device_and_place_from_its_first_pageview(api, tenant)
         api,
         tenant,
         [pageview()],
-        user_agent="Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        user_agent="Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.5 Mobile/15E148 Safari/604.1",
     )
 
     session = Session.objects.get()

@@ -1,0 +1,80 @@
+"""`DELETE /v1/users/{id}`: erase a user and everything linked to them (secret key).
+
+The path is shared with the profile (`GET /v1/users/{id}`), and one URL serves one
+view, so the handler is offered as `UserErasureMixin`: the profile view inherits
+its `delete`. `UserErasureApi` is the same handler as a view of its own.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ascendkit_site.errors import ApiError
+from ascendkit_site.openapi import error_responses
+from identity.auth import authenticate_secret_key
+from identity.selectors import end_user_get
+
+from ..services.deletion import user_erase
+
+_ErasureReceiptSerializer = inline_serializer(
+    name="ErasureReceipt",
+    fields={
+        "deleted": inline_serializer(
+            name="ErasureReceiptDeleted",
+            fields={
+                "users": serializers.IntegerField(),
+                "visitors": serializers.IntegerField(),
+                "sessions": serializers.IntegerField(),
+                "pageviews": serializers.IntegerField(),
+                "events": serializers.IntegerField(),
+            },
+        )
+    },
+)
+
+
+def user_erase_response(request, user_id: str) -> Response:
+    """Authenticate the secret key, erase that environment's user, answer the receipt."""
+    environment = authenticate_secret_key(request)
+    # Looked up within the key's environment: another environment's user is as
+    # unknown here as one that never existed.
+    user = end_user_get(environment=environment, public_id=user_id)
+    if user is None:
+        raise ApiError("not_found", "No user with this ID in this environment.", status.HTTP_404_NOT_FOUND)
+    receipt = user_erase(user=user)
+    return Response(receipt.as_dict(), status=status.HTTP_200_OK)
+
+
+class UserErasureMixin:
+    """Adds `DELETE` to the view at `users/<str:user_id>`."""
+
+    @extend_schema(
+        operation_id="users_erase",
+        summary="Erase a user and every row linked to them",
+        description=(
+            "Deletes the user, their visitors with all their sessions, pageviews and events "
+            "(pre-signup ones included), their attributions and tokens. Needs the secret key."
+        ),
+        parameters=[
+            OpenApiParameter("user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The user's `usr_…` ID.")
+        ],
+        request=None,
+        responses={
+            200: _ErasureReceiptSerializer,
+            **error_responses(
+                {
+                    401: "The secret key is missing, unknown or rotated.",
+                    403: "A key of the wrong kind (`wrong_key_kind`) or an env key of another environment.",
+                    404: "No user with this ID in this environment (`not_found`).",
+                }
+            ),
+        },
+    )
+    def delete(self, request, user_id: str):
+        return user_erase_response(request, user_id)
+
+
+class UserErasureApi(UserErasureMixin, APIView):
+    pass

@@ -1,0 +1,81 @@
+"""The rules every client item is judged by, in collect and in `POST /v1/events`.
+
+An item that breaks one is rejected on its own (`ItemRejected.reason` is the code
+the client sees); the good items of the same batch are stored.
+"""
+
+import json
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from .cleaning import clean_json, clean_text
+from .enrichment.sources import PageUrl, parse_page_url
+
+URL_MAX = 2048
+
+
+class ItemRejected(ValueError):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse_client_time(value) -> datetime | None:
+    """An ISO 8601 time with an offset ("Z" accepted), else None."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    if parsed is None or parsed.tzinfo is None:
+        return None
+    return parsed
+
+
+def item_time(*, timestamp, sent_at: datetime | None, received_at: datetime, max_age: timedelta | None) -> datetime:
+    """When the item happened, on the server's clock (SPEC 5, "Time").
+
+    received − (sentAt − timestamp): the client's clock error cancels out. Without
+    sentAt the timestamp is trusted as is; without a timestamp the item happened
+    when it arrived. A time more than a minute ahead is clamped to now.
+    """
+    if timestamp is None:
+        return received_at
+    parsed = parse_client_time(timestamp)
+    if parsed is None:
+        raise ItemRejected("invalid_timestamp")
+    try:
+        at = received_at - (sent_at - parsed) if sent_at is not None else parsed
+    except OverflowError:  # a skew correction past year 1 or 9999
+        raise ItemRejected("invalid_timestamp") from None
+    if at > received_at + settings.FUTURE_TOLERANCE:
+        at = received_at
+    if max_age is not None and at < received_at - max_age:
+        raise ItemRejected("too_old")
+    return at
+
+
+def item_properties(properties) -> dict:
+    """A JSON object of at most 32 KiB, cleaned of what PostgreSQL refuses."""
+    if properties is None:
+        return {}
+    if not isinstance(properties, dict):
+        raise ItemRejected("invalid_properties")
+    try:
+        properties = clean_json(properties)
+        # allow_nan=False: NaN and ±Infinity parse from JSON text but are not JSON,
+        # and PostgreSQL's jsonb refuses them.
+        size = len(json.dumps(properties, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode())
+    except (ValueError, RecursionError):
+        raise ItemRejected("invalid_properties") from None
+    if size > settings.COLLECT_MAX_PROPERTIES_BYTES:
+        raise ItemRejected("properties_too_large")
+    return properties
+
+
+def item_page(url) -> PageUrl | None:
+    """The page an item happened on, when it names a usable one."""
+    return parse_page_url(clean_text(url, URL_MAX)) if isinstance(url, str) else None

@@ -1,0 +1,272 @@
+"""Business events: `POST /v1/events` from servers and signed-in browsers (SPEC 4.2).
+
+Each item is judged on its own; the good ones of a batch are stored in one
+transaction together with their outbox entries, so an event that is stored is
+always handed to journeys and webhooks, and one that is not never is.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from ascendkit_site import ids
+from identity.models import EndUser, Environment
+
+from ..cleaning import is_client_event_name
+from ..enrichment.sources import PageUrl
+from ..items import ItemRejected, item_page, item_properties, item_time, parse_client_time
+from ..models import Event, Pageview, Session, Visitor
+from .events import outbox_add
+from .stitching import LinkOutcome, visitor_link
+
+
+@dataclass(frozen=True)
+class BusinessItem:
+    index: int
+    message_id: str
+    name: str
+    properties: dict
+    at: datetime
+    user_public_id: str
+    visitor_public_id: str | None
+    page: PageUrl | None = None  # where a browser event happened, when it says
+
+
+@dataclass(frozen=True)
+class EventsResult:
+    accepted: int
+    duplicates: int
+    rejected: list[dict]
+
+
+def business_events_record(
+    *, environment: Environment, token_user: EndUser | None, raw_items: list, sent_at, received_at: datetime
+) -> EventsResult:
+    """Validate and store a batch of business events; answer what was accepted and rejected.
+
+    `token_user` is the signed-in user of a browser call, None for a server call.
+    Server items name their user; browser items belong to the token's user and
+    are held to the browser's 7-day limit. A `visitorId` links that visitor.
+    """
+    sent = parse_client_time(sent_at)
+    rejected: list[dict] = []
+    items: list[BusinessItem] = []
+    for index, raw in enumerate(raw_items):
+        try:
+            items.append(_parse_item(index, raw, token_user=token_user, sent_at=sent, received_at=received_at))
+        except ItemRejected as rejection:
+            rejected.append({"index": index, "reason": rejection.reason})
+
+    users = _users_by_public_id(environment, items, token_user)
+    known = []
+    for item in items:
+        if item.user_public_id in users:
+            known.append(item)
+        else:
+            # Another environment's user is unknown here, exactly like a made-up one.
+            rejected.append({"index": item.index, "reason": "unknown_user"})
+    rejected.sort(key=lambda rejection: rejection["index"])
+
+    accepted = _store(environment, known, users, kind=Event.Kind.SERVER if token_user is None else Event.Kind.BROWSER)
+    return EventsResult(accepted=accepted, duplicates=len(known) - accepted, rejected=rejected)
+
+
+def _parse_item(
+    index: int, raw, *, token_user: EndUser | None, sent_at: datetime | None, received_at: datetime
+) -> BusinessItem:
+    if not isinstance(raw, dict):
+        raise ItemRejected("invalid_item")
+    name = raw.get("name")
+    if not is_client_event_name(name):
+        raise ItemRejected("invalid_name")
+
+    message_id = raw.get("messageId")
+    if message_id is not None and not ids.is_message_id(message_id):
+        raise ItemRejected("invalid_message_id")
+
+    user_id = raw.get("userId")
+    if token_user is not None:
+        if user_id is not None and user_id != token_user.public_id:
+            raise ItemRejected("user_mismatch")
+        user_id = token_user.public_id
+    elif user_id is None:
+        raise ItemRejected("missing_user_id")
+    elif not isinstance(user_id, str):
+        raise ItemRejected("unknown_user")
+
+    visitor_id = raw.get("visitorId")
+    if visitor_id is not None and not ids.is_visitor_id(visitor_id):
+        raise ItemRejected("invalid_visitor_id")
+
+    return BusinessItem(
+        index=index,
+        message_id=message_id or "",  # "" until stored: the event's own public ID, never a duplicate
+        name=name,
+        properties=item_properties(raw.get("properties")),
+        at=_time(raw.get("timestamp"), sent_at=sent_at, received_at=received_at, browser=token_user is not None),
+        user_public_id=user_id,
+        visitor_public_id=visitor_id,
+        page=item_page(raw.get("url")),
+    )
+
+
+def _time(timestamp, *, sent_at: datetime | None, received_at: datetime, browser: bool) -> datetime:
+    # Server events may be backfilled from any date; browser items keep collect's 7 days.
+    max_age = settings.BROWSER_MAX_AGE if browser else None
+    return item_time(timestamp=timestamp, sent_at=sent_at, received_at=received_at, max_age=max_age)
+
+
+def _users_by_public_id(
+    environment: Environment, items: list[BusinessItem], token_user: EndUser | None
+) -> dict[str, EndUser]:
+    if token_user is not None:
+        return {token_user.public_id: token_user}
+    public_ids = {item.user_public_id for item in items}
+    if not public_ids:
+        return {}
+    return {user.public_id: user for user in EndUser.objects.filter(environment=environment, public_id__in=public_ids)}
+
+
+def _store(environment: Environment, items: list[BusinessItem], users: dict[str, EndUser], *, kind: str) -> int:
+    """Store the items that are not duplicates; return how many were stored."""
+    if not items:
+        return 0
+    with transaction.atomic():
+        fresh = _without_duplicates(environment, items)
+        if not fresh:
+            return 0
+        visitors = _visitors_link(environment, fresh, users)
+        sessions = _sessions_at(environment, fresh, visitors)
+        events = []
+        for item in fresh:
+            public_id = ids.mint("evt")
+            visitor = visitors.get((item.user_public_id, item.visitor_public_id))
+            events.append(
+                Event(
+                    environment=environment,
+                    public_id=public_id,
+                    message_id=item.message_id or public_id,
+                    kind=kind,
+                    name=item.name,
+                    properties=item.properties,
+                    timestamp=item.at,
+                    user=users[item.user_public_id],
+                    visitor=visitor,
+                    session=sessions.get(item.index),
+                    hostname=item.page.hostname if item.page else "",
+                    path=item.page.path if item.page else "",
+                )
+            )
+        # Duplicates were filtered above; a concurrent delivery of the same
+        # messageId may still win the insert, and the constraint makes ours a no-op.
+        Event.objects.bulk_create(events, ignore_conflicts=True)
+        # Exactly the rows this call inserted carry the public IDs minted here.
+        stored = list(Event.objects.filter(environment=environment, public_id__in=[e.public_id for e in events]))
+        _sessions_count_events(stored)
+        outbox_add(events=stored)
+    return len(stored)
+
+
+def _without_duplicates(environment: Environment, items: list[BusinessItem]) -> list[BusinessItem]:
+    """Items whose messageId is new to the environment, the first of repeats within the batch."""
+    message_ids = [item.message_id for item in items if item.message_id]
+    seen = set()
+    if message_ids:
+        # One dedupe key across the environment, as collect has it.
+        seen = set(
+            Event.objects.filter(environment=environment, message_id__in=message_ids)
+            .values_list("message_id", flat=True)
+            .union(
+                Pageview.objects.filter(environment=environment, message_id__in=message_ids).values_list("message_id")
+            )
+        )
+    fresh = []
+    for item in items:
+        if item.message_id:
+            if item.message_id in seen:
+                continue
+            seen.add(item.message_id)
+        fresh.append(item)
+    return fresh
+
+
+def _visitors_link(
+    environment: Environment, items: list[BusinessItem], users: dict[str, EndUser]
+) -> dict[tuple[str, str], Visitor]:
+    """Link each (user, visitorId) pair of the batch; the visitors that are now the user's.
+
+    Visitors are locked in ID order, so two batches naming the same visitors can
+    never wait on each other in a cycle. A visitor that belongs to another user is
+    left out: its rows, and their erasure, are that user's.
+    """
+    pairs = sorted({(item.visitor_public_id, item.user_public_id) for item in items if item.visitor_public_id})
+    linked = {}
+    for visitor_public_id, user_public_id in pairs:
+        result = visitor_link(environment=environment, user=users[user_public_id], visitor_public_id=visitor_public_id)
+        if result.outcome in (LinkOutcome.LINKED, LinkOutcome.ALREADY_LINKED):
+            linked[(user_public_id, visitor_public_id)] = result.visitor
+    return linked
+
+
+def _sessions_at(
+    environment: Environment, items: list[BusinessItem], visitors: dict[tuple[str, str], Visitor]
+) -> dict[int, Session]:
+    """The visitor's session each item belongs to, by item index, where there is one.
+
+    An item belongs to a session its time falls within the environment's timeout
+    of (SPEC 5, Sessions: events are activity too). A business event never starts
+    a session on its own: a visitor with no traffic around that time has none to
+    join, and the event stays sessionless. The caller holds the visitor's row lock
+    (`visitor_link`), so collect is not changing these sessions meanwhile.
+    """
+    timeout = timedelta(minutes=environment.session_timeout_minutes)
+    items_by_visitor: dict[int, list[BusinessItem]] = defaultdict(list)
+    for item in items:
+        visitor = visitors.get((item.user_public_id, item.visitor_public_id))
+        if visitor is not None:
+            items_by_visitor[visitor.pk].append(item)
+    found = {}
+    for visitor_pk, visitor_items in items_by_visitor.items():
+        first = min(item.at for item in visitor_items)
+        last = max(item.at for item in visitor_items)
+        sessions = list(
+            Session.objects.filter(
+                environment=environment,
+                visitor_id=visitor_pk,
+                started_at__lte=last + timeout,
+                last_activity_at__gte=first - timeout,
+            )
+        )
+        for item in visitor_items:
+            session = _closest_session(sessions, item.at, timeout)
+            if session is not None:
+                found[item.index] = session
+    return found
+
+
+def _closest_session(sessions: list[Session], at: datetime, timeout: timedelta) -> Session | None:
+    """The session whose span is nearest `at`, if within the timeout of it (0 inside the span)."""
+
+    def distance(session: Session) -> timedelta:
+        return max(session.started_at - at, at - session.last_activity_at, timedelta(0))
+
+    candidates = [session for session in sessions if distance(session) <= timeout]
+    return min(candidates, key=lambda session: (distance(session), session.started_at), default=None)
+
+
+def _sessions_count_events(events: list[Event]) -> None:
+    """Count the stored events in their sessions, stretching a session to an event just outside it."""
+    per_session: dict[int, list[Event]] = defaultdict(list)
+    for event in events:
+        if event.session_id:
+            per_session[event.session_id].append(event)
+    for session_id, session_events in per_session.items():
+        session = Session.objects.get(pk=session_id)
+        session.event_count += len(session_events)
+        session.started_at = min(session.started_at, *(event.timestamp for event in session_events))
+        session.last_activity_at = max(session.last_activity_at, *(event.timestamp for event in session_events))
+        session.recompute_derived()
+        session.save(update_fields=["event_count", "started_at", "last_activity_at", "duration_seconds", "is_bounce"])
