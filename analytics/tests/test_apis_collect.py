@@ -481,3 +481,23 @@ def test_it_stores_items_with_the_right_visitor_session_and_order(api, tenant):
     assert 175 <= session.duration_seconds <= 185
     assert iso(session.started_at)[:16] == iso(start)[:16]
     assert session.browser == "Chrome"
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_it_rejects_properties_that_are_not_json_numbers(api, tenant, number):
+    body = json.dumps(batch([track("app.x", properties={"n": "NUMBER"}), track("app.y", properties={"n": 1.5})]))
+    raw = body.replace('"NUMBER"', number)
+
+    response = collect(api, tenant, raw.encode())
+
+    assert response.status_code == 202
+    assert response.json()["rejected"] == [{"index": 0, "reason": "invalid_properties"}]
+    assert list(Event.objects.values_list("name", "properties")) == [("app.y", {"n": 1.5})]
+
+
+def test_an_absurd_clock_skew_is_an_invalid_timestamp(api, tenant):
+    body = batch([pageview(timestamp="0001-01-01T00:00:00Z")], sentAt="9999-12-31T23:59:59Z")
+
+    response = collect(api, tenant, body)
+
+    assert response.json()["rejected"] == [{"index": 0, "reason": "invalid_timestamp"}]

@@ -55,3 +55,21 @@ def test_no_client_address_reaches_the_database_or_the_logs(api, tenant, setting
     for address in (CLIENT_IPV4, CLIENT_IPV6, CLIENT_IPV6_EXPANDED):
         assert address not in dump
         assert address not in logs
+
+
+def test_a_server_error_report_carries_no_client_address(api, tenant, every_log_line, monkeypatch):
+    from analytics.apis import collect as collect_api
+
+    def broken(**kwargs):
+        raise RuntimeError("storage exploded")
+
+    monkeypatch.setattr(collect_api, "browser_items_record", broken)
+    api.raise_request_exception = False
+
+    response = api.post_json(
+        COLLECT, batch([pageview()]), HTTP_X_ASCENDKIT_ENV_KEY=tenant.env_key, REMOTE_ADDR=CLIENT_IPV4
+    )
+
+    assert response.status_code == 500
+    assert "storage exploded" in every_log_line.text  # the error was reported…
+    assert CLIENT_IPV4 not in every_log_line.text  # …without the address

@@ -252,3 +252,23 @@ def test_another_environment_finds_none_of_it(api, tenant, other_tenant, ada_fro
     profile = profile_of(api, tenant, user_id)
     assert profile["stats"]["pageviews"] == 3 and profile["visitors"] == [LAPTOP]
     assert not Event.objects.filter(environment=other_tenant.environment).exists()
+
+
+def test_pages_delivered_after_the_signup_call_still_make_the_touches(api, tenant):
+    """The SDK batches: the signup call can reach the server before the pages that led to it."""
+    laptop = Browser(api, tenant, "vis_LateBatchLaptop0000000001")
+    with time_machine.travel(SIGNUP, tick=False):
+        lin = laptop.auth("signup", "lin@example.com")
+    assert profile_of(api, tenant, lin["id"])["firstTouch"] is None
+
+    with time_machine.travel(SIGNUP + timedelta(seconds=20), tick=False):
+        # The batch holds pages from before the signup, stamped with their own times.
+        laptop.collect(
+            pageview("https://example.com/docs", at=SIGNUP - timedelta(minutes=3), referrer="https://duckduckgo.com/"),
+            pageview("https://example.com/pricing", at=SIGNUP - timedelta(minutes=1)),
+        )
+
+    profile = profile_of(api, tenant, lin["id"])
+    assert (profile["firstTouch"]["source"], profile["firstTouch"]["landingPage"]) == ("DuckDuckGo", "/docs")
+    assert profile["signupTouch"]["channel"] == "Organic Search"
+    assert profile["stats"]["preSignupPageviews"] == 2
