@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 run: install
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py bootstrap_demo
+	$(PY) manage.py bootstrap_demo --base-url http://$(HOST):$(PORT)
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: install
