@@ -22,7 +22,8 @@ from ..items import URL_MAX, ItemRejected, item_page, item_properties, item_time
 from ..models import Attribution, BotHit, Event, Pageview, Session, Visitor
 from .events import outbox_add
 from .sessions import Client, PageVisit, SessionBook
-from .stitching import visitor_restitch_on_commit
+from .stitching import attribution_fill_from_session, visitor_restitch_on_commit
+from .visitors import visitor_get_for_update
 
 EVENT_NAME_MAX = 200
 TITLE_MAX = 512
@@ -118,25 +119,13 @@ def browser_items_record(
         return RecordResult(accepted=0, duplicates=0)
     items = sorted(items, key=lambda item: item.at)
     with transaction.atomic():
-        visitor = _visitor_for_update(environment, visitor_public_id, first_at=items[0].at, last_at=items[-1].at)
+        visitor = visitor_get_for_update(
+            environment=environment, public_id=visitor_public_id, first_at=items[0].at, last_at=items[-1].at
+        )
         fresh = _without_duplicates(environment, items)
         if fresh:
             _store(environment, visitor, fresh, client)
     return RecordResult(accepted=len(fresh), duplicates=len(items) - len(fresh))
-
-
-def _visitor_for_update(environment: Environment, public_id: str, *, first_at: datetime, last_at: datetime) -> Visitor:
-    """The visitor's row, created when new, locked until the transaction ends."""
-    Visitor.objects.bulk_create(
-        [Visitor(environment=environment, public_id=public_id, first_seen_at=first_at, last_seen_at=last_at)],
-        ignore_conflicts=True,
-    )
-    visitor = Visitor.objects.select_for_update().get(environment=environment, public_id=public_id)
-    if first_at < visitor.first_seen_at or last_at > visitor.last_seen_at:
-        visitor.first_seen_at = min(visitor.first_seen_at, first_at)
-        visitor.last_seen_at = max(visitor.last_seen_at, last_at)
-        visitor.save(update_fields=["first_seen_at", "last_seen_at"])
-    return visitor
 
 
 def _without_duplicates(environment: Environment, items: list[BrowserItem]) -> list[BrowserItem]:
@@ -254,22 +243,8 @@ def _update_first_touch(visitor: Visitor, book: SessionBook) -> None:
         return
     touch = current or Attribution(environment_id=visitor.environment_id, visitor=visitor)
     touch.kind = Attribution.Kind.FIRST_TOUCH
-    touch.session = session
-    touch.at = visit.at
-    attribution_fill(touch, page=visit.page, traffic=visit.traffic)
+    attribution_fill_from_session(touch, session)
     touch.save()
-
-
-def attribution_fill(touch: Attribution, *, page: PageUrl, traffic) -> None:
-    touch.channel = traffic.channel
-    touch.source = traffic.source
-    touch.medium = traffic.medium
-    touch.campaign = page.utm_campaign
-    touch.term = page.utm_term
-    touch.content = page.utm_content
-    touch.referrer = f"{traffic.referrer_host}{traffic.referrer_path}" if traffic.referrer_host else ""
-    touch.referring_domain = traffic.referring_domain
-    touch.landing_page = page.path
 
 
 def bot_hits_count(*, environment: Environment, count: int, day) -> None:

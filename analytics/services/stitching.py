@@ -28,6 +28,7 @@ from ascendkit_site.queue import enqueue_on_commit
 from identity.models import EndUser, Environment
 
 from ..models import Attribution, Event, Pageview, Session, Visitor
+from .visitors import visitor_get_for_update
 
 # Rows rewritten per statement: each batch is its own short transaction, so a long
 # history never holds row locks that collect or the purge would wait on.
@@ -80,7 +81,7 @@ def visitor_link(
         raise ValueError("The user belongs to another environment.")
 
     with transaction.atomic():
-        visitor = _visitor_for_update(environment, visitor_public_id)
+        visitor = visitor_get_for_update(environment=environment, public_id=visitor_public_id)
         if visitor.user_id is None:
             visitor.user = user
             visitor.linked_at = timezone.now()
@@ -117,17 +118,6 @@ def visitor_restitch_on_commit(*, visitor: Visitor) -> None:
     from ..tasks import stitch_visitor  # tasks import services; import here to keep that one-way
 
     enqueue_on_commit(stitch_visitor, visitor.id)
-
-
-def _visitor_for_update(environment: Environment, public_id: str) -> Visitor:
-    """The visitor's row, created when new, locked until the caller's transaction ends.
-
-    Insert-or-ignore then lock, rather than get_or_create: two requests linking the
-    same new visitor never raise, and the second waits on the first's row lock and
-    then sees its `user_id`.
-    """
-    Visitor.objects.bulk_create([Visitor(environment=environment, public_id=public_id)], ignore_conflicts=True)
-    return Visitor.objects.select_for_update().get(environment=environment, public_id=public_id)
 
 
 def _signup_marker_record(*, user: EndUser, visitor: Visitor) -> None:
@@ -236,7 +226,7 @@ def _signup_touch_refresh(user: EndUser) -> int | None:
         if session is None:
             return None
         before = _touch_fields(marker)
-        _touch_fill_from_session(marker, session)
+        attribution_fill_from_session(marker, session)
         if _touch_fields(marker) == before:
             return marker.pk
         try:
@@ -251,7 +241,8 @@ def _signup_touch_refresh(user: EndUser) -> int | None:
     return None
 
 
-def _touch_fill_from_session(touch: Attribution, session: Session) -> None:
+def attribution_fill_from_session(touch: Attribution, session: Session) -> None:
+    """A touch is where a session came from: its first pageview's source and page."""
     touch.session = session
     touch.channel = session.channel
     touch.source = session.source
@@ -262,7 +253,7 @@ def _touch_fill_from_session(touch: Attribution, session: Session) -> None:
     touch.referrer = f"{session.referrer_host}{session.referrer_path}" if session.referrer_host else ""
     touch.referring_domain = _referring_domain(session.referrer_host)
     touch.landing_page = session.entry_path
-    touch.at = session.started_at
+    touch.at = session.first_pageview_at or session.started_at
 
 
 TOUCH_FIELDS = (
