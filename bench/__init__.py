@@ -1,0 +1,1 @@
+"""Benchmarks of the ingestion path (`make bench`); see bench/README.md."""
