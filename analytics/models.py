@@ -274,3 +274,25 @@ class OutboxEntry(models.Model):
         indexes = [
             models.Index(fields=["created_at"], name="outbox_pending", condition=Q(dispatched_at__isnull=True)),
         ]
+
+
+class CollectBatch(models.Model):
+    """A browser batch accepted and durably queued, waiting for the collect writer.
+
+    Only in queued mode (COLLECT_QUEUE). The payload holds the validated items and
+    the enriched client (device and place), never the client address.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    visitor_public_id = models.CharField(max_length=80)
+    received_at = models.DateTimeField(default=timezone.now)
+    payload = models.JSONField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name_plural = "collect batches"
+        indexes = [
+            # The writer takes the oldest batches that have not failed too often.
+            models.Index(fields=["id"], name="collectbatch_pending", condition=Q(attempts__lt=5)),
+        ]

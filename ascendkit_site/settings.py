@@ -173,6 +173,10 @@ COLLECT_MAX_BODY_BYTES = 512 * 1024
 COLLECT_MAX_ITEMS = 100
 COLLECT_MAX_PROPERTIES_BYTES = 32 * 1024
 BROWSER_MAX_AGE = timedelta(days=7)
+# Queued mode: a collect request stores its validated batch in one row and answers;
+# `manage.py collect_writer` writes the batches set-based, hundreds at a time.
+# Off: each request writes its batch itself.
+COLLECT_QUEUE = env.bool("COLLECT_QUEUE", default=False)
 FUTURE_TOLERANCE = timedelta(minutes=1)
 # Environments are looked up by key on every request; a short in-process cache
 # spares that query. Key rotation and settings changes take effect within this time.

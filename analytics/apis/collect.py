@@ -5,6 +5,7 @@ per item (a DRF serializer costs more than the database write), and the client
 address lives only in this request's memory, long enough for the geo lookup.
 """
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
@@ -22,7 +23,13 @@ from ..cleaning import clean_text
 from ..enrichment.client_ip import client_ip
 from ..enrichment.geo import place_for_ip
 from ..enrichment.useragent import device_from_user_agent
-from ..services.collect import bot_hits_count, browser_items_parse, browser_items_record
+from ..services.collect import (
+    BrowserBatch,
+    bot_hits_count,
+    browser_batch_enqueue,
+    browser_batch_record,
+    browser_items_parse,
+)
 from ..services.sessions import Client
 
 USER_AGENT_MAX = 512
@@ -136,19 +143,22 @@ class CollectApi(CorsMixin, APIView):
             visitor_id = ids.mint("vis")
         context = _context_from(body)
         user_agent = clean_text(context.get("userAgent") or request.META.get("HTTP_USER_AGENT", ""), USER_AGENT_MAX)
-        batch = browser_items_parse(raw_items, sent_at=body.get("sentAt"), received_at=received_at)
+        parsed = browser_items_parse(raw_items, sent_at=body.get("sentAt"), received_at=received_at)
 
         device = device_from_user_agent(user_agent)
         if device.is_bot:
             # Bots leave no trace but a daily count.
-            bot_hits_count(environment=environment, count=len(batch.items), day=received_at.date())
-            return _answer(visitor_id, accepted=0, duplicates=0, rejected=batch.rejected)
+            bot_hits_count(environment=environment, count=len(parsed.items), day=received_at.date())
+            return _answer(visitor_id, accepted=0, duplicates=0, rejected=parsed.rejected)
 
-        client = _client(request, context, device)
-        result = browser_items_record(
-            environment=environment, visitor_public_id=visitor_id, items=batch.items, client=client
+        batch = BrowserBatch(
+            environment=environment,
+            visitor_public_id=visitor_id,
+            items=parsed.items,
+            client=_client(request, context, device),
         )
-        return _answer(visitor_id, accepted=result.accepted, duplicates=result.duplicates, rejected=batch.rejected)
+        result = browser_batch_enqueue(batch=batch) if settings.COLLECT_QUEUE else browser_batch_record(batch=batch)
+        return _answer(visitor_id, accepted=result.accepted, duplicates=result.duplicates, rejected=parsed.rejected)
 
 
 def _answer(visitor_id: str, *, accepted: int, duplicates: int, rejected: list) -> Response:

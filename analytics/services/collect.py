@@ -1,13 +1,12 @@
-"""Browser traffic: validating a collect batch and storing it (SPEC 4.1 and 5).
+"""Browser traffic: judging a collect batch, then storing or queueing it (SPEC 4.1).
 
-One batch is one short transaction. It locks the visitor's row first, so that two
-batches of the same visitor (two gunicorn workers, a retry racing its original)
-are sessionised one after the other and a duplicate `messageId` is seen by the
-second. The unique constraints on (environment, message_id) stay the backstop.
+A request either writes its batch itself (`browser_batch_record`) or, in queued
+mode (COLLECT_QUEUE), stores it as one durable row (`browser_batch_enqueue`) for
+`collect_writer` to write hundreds at a time. Both end in `collect_writer.py`.
 """
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -17,13 +16,13 @@ from ascendkit_site import ids
 from identity.models import Environment
 
 from ..cleaning import clean_text, is_client_event_name
-from ..enrichment.sources import PageUrl, traffic_from
+from ..enrichment.geo import Place
+from ..enrichment.sources import PageUrl
+from ..enrichment.useragent import Device
 from ..items import URL_MAX, ItemRejected, item_page, item_properties, item_time, parse_client_time
-from ..models import Attribution, BotHit, Event, Pageview, Session, Visitor
-from .events import outbox_add
-from .sessions import Client, PageVisit, SessionBook
-from .stitching import attribution_fill_from_session, visitor_restitch_on_commit
-from .visitors import visitor_get_for_update
+from ..models import BotHit, CollectBatch, Event, Pageview
+from .collect_writer import BrowserBatch, RecordResult, browser_batches_write
+from .sessions import Client
 
 EVENT_NAME_MAX = 200
 TITLE_MAX = 512
@@ -49,12 +48,6 @@ class BrowserItem:
 class ParsedBatch:
     items: list[BrowserItem]
     rejected: list[dict]
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    accepted: int
-    duplicates: int
 
 
 def browser_items_parse(raw_items: list, *, sent_at, received_at: datetime) -> ParsedBatch:
@@ -111,140 +104,64 @@ def _event_name(name) -> str:
     return name
 
 
-def browser_items_record(
-    *, environment: Environment, visitor_public_id: str, items: list[BrowserItem], client: Client
-) -> RecordResult:
-    """Store a batch's valid items for one visitor, sessionised, in one transaction."""
-    if not items:
-        return RecordResult(accepted=0, duplicates=0)
-    items = sorted(items, key=lambda item: item.at)
-    with transaction.atomic():
-        visitor = visitor_get_for_update(
-            environment=environment, public_id=visitor_public_id, first_at=items[0].at, last_at=items[-1].at
-        )
-        fresh = _without_duplicates(environment, items)
-        if fresh:
-            _store(environment, visitor, fresh, client)
-    return RecordResult(accepted=len(fresh), duplicates=len(items) - len(fresh))
+def browser_batch_record(*, batch: BrowserBatch) -> RecordResult:
+    """Store one batch now, in this request's own transaction."""
+    return browser_batches_write(batches=[batch])[0]
 
 
-def _without_duplicates(environment: Environment, items: list[BrowserItem]) -> list[BrowserItem]:
-    message_ids = [item.message_id for item in items]
-    stored = set(
-        Pageview.objects.filter(environment=environment, message_id__in=message_ids)
-        .values_list("message_id", flat=True)
-        .union(Event.objects.filter(environment=environment, message_id__in=message_ids).values_list("message_id"))
-    )
-    fresh = []
-    for item in items:
-        if item.message_id not in stored:
-            stored.add(item.message_id)  # a repeat within the batch is a duplicate too
+def browser_batch_enqueue(*, batch: BrowserBatch) -> RecordResult:
+    """Queue one batch durably for `collect_writer`; drop items already stored.
+
+    The writer drops duplicates again: a repeat that is still queued is only
+    recognised there, so the answer counts it as accepted.
+    """
+    stored = _stored_message_ids(batch)
+    fresh, seen = [], set()
+    for item in batch.items:
+        if item.message_id not in stored and item.message_id not in seen:
+            seen.add(item.message_id)
             fresh.append(item)
-    return fresh
+    if fresh:
+        CollectBatch.objects.create(
+            environment=batch.environment,
+            visitor_public_id=batch.visitor_public_id,
+            payload=batch_payload(batch.client, fresh),
+        )
+    return RecordResult(accepted=len(fresh), duplicates=len(batch.items) - len(fresh))
 
 
-def _store(environment: Environment, visitor: Visitor, items: list[BrowserItem], client: Client) -> None:
-    book = SessionBook(
-        visitor=visitor,
-        timeout=timedelta(minutes=environment.session_timeout_minutes),
-        first_at=items[0].at,
-        last_at=items[-1].at,
-        client=client,
+def _stored_message_ids(batch: BrowserBatch) -> set[str]:
+    message_ids = [item.message_id for item in batch.items]
+    pageviews = Pageview.objects.filter(environment=batch.environment, message_id__in=message_ids)
+    events = Event.objects.filter(environment=batch.environment, message_id__in=message_ids)
+    return set(pageviews.values_list("message_id", flat=True).union(events.values_list("message_id")))
+
+
+def batch_payload(client: Client, items: list[BrowserItem]) -> dict:
+    """A queued batch as JSON: the enriched client and the validated items."""
+    return {
+        "client": asdict(client),
+        "items": [{**asdict(item), "at": item.at.isoformat()} for item in items],
+    }
+
+
+def batch_from_payload(*, environment: Environment, visitor_public_id: str, payload: dict) -> BrowserBatch:
+    client = payload["client"]
+    return BrowserBatch(
+        environment=environment,
+        visitor_public_id=visitor_public_id,
+        client=Client(**{**client, "device": Device(**client["device"]), "place": Place(**client["place"])}),
+        items=[
+            BrowserItem(
+                **{
+                    **item,
+                    "at": datetime.fromisoformat(item["at"]),
+                    "page": PageUrl(**item["page"]) if item["page"] else None,
+                }
+            )
+            for item in payload["items"]
+        ],
     )
-    placed = []
-    for item in items:
-        if item.is_pageview:
-            visit = PageVisit(at=item.at, page=item.page, traffic=traffic_from(item.page, item.referrer or None))
-            placed.append((item, book.add_pageview(visit), visit))
-        else:
-            placed.append((item, book.add_event(item.at), None))
-    book.save()
-
-    pageviews = [_pageview(visitor, item, book.resolve(session), visit) for item, session, visit in placed if visit]
-    events = [_event(visitor, item, book.resolve(session)) for item, session, visit in placed if not visit]
-    # Duplicates were removed under the visitor's lock; ignoring conflicts covers the
-    # same messageId sent at once under two different visitor IDs.
-    Pageview.objects.bulk_create(pageviews, ignore_conflicts=True)
-    Event.objects.bulk_create(events, ignore_conflicts=True)
-    if visitor.user_id and events:
-        # The visitor already belongs to a user: these are the user's events, and
-        # journeys and webhooks get them. Anonymous events are never replayed.
-        stored = Event.objects.filter(environment=environment, public_id__in=[event.public_id for event in events])
-        outbox_add(events=list(stored))
-    _update_first_touch(visitor, book)
-    if _arrived_after_its_link(visitor, book):
-        # Pages from before signup delivered after it (the SDK batches): the user's
-        # first and signup touches must be worked out again.
-        visitor_restitch_on_commit(visitor=visitor)
-
-
-def _arrived_after_its_link(visitor: Visitor, book: SessionBook) -> bool:
-    if visitor.user_id is None or visitor.linked_at is None:
-        return False
-    return any(book.resolve(session).started_at <= visitor.linked_at for session, _ in book.entries)
-
-
-def _pageview(visitor: Visitor, item: BrowserItem, session: Session, visit: PageVisit) -> Pageview:
-    page, traffic = item.page, visit.traffic
-    return Pageview(
-        environment_id=visitor.environment_id,
-        session=session,
-        visitor=visitor,
-        user_id=visitor.user_id,
-        message_id=item.message_id,
-        timestamp=item.at,
-        hostname=page.hostname,
-        path=page.path,
-        title=item.title,
-        referrer_host=traffic.referrer_host,
-        referrer_path=traffic.referrer_path,
-        utm_source=page.utm_source,
-        utm_medium=page.utm_medium,
-        utm_campaign=page.utm_campaign,
-        utm_term=page.utm_term,
-        utm_content=page.utm_content,
-        # The session's source, device and place, so breakdowns need no join.
-        source=session.source,
-        channel=session.channel,
-        browser=session.browser,
-        os=session.os,
-        device_type=session.device_type,
-        country=session.country,
-        region=session.region,
-        city=session.city,
-    )
-
-
-def _event(visitor: Visitor, item: BrowserItem, session: Session) -> Event:
-    return Event(
-        environment_id=visitor.environment_id,
-        public_id=ids.mint("evt"),
-        session=session,
-        visitor=visitor,
-        user_id=visitor.user_id,
-        kind=Event.Kind.BROWSER,
-        name=item.name,
-        properties=item.properties,
-        message_id=item.message_id,
-        timestamp=item.at,
-        hostname=item.page.hostname if item.page else "",
-        path=item.page.path if item.page else "",
-    )
-
-
-def _update_first_touch(visitor: Visitor, book: SessionBook) -> None:
-    """Keep the visitor's first touch: the source of its earliest session with a pageview."""
-    if not book.entries:
-        return
-    session, visit = min(book.entries, key=lambda entry: entry[1].at)
-    session = book.resolve(session)
-    current = Attribution.objects.filter(visitor=visitor, kind=Attribution.Kind.FIRST_TOUCH).first()
-    if current is not None and current.at <= visit.at:
-        return
-    touch = current or Attribution(environment_id=visitor.environment_id, visitor=visitor)
-    touch.kind = Attribution.Kind.FIRST_TOUCH
-    attribution_fill_from_session(touch, session)
-    touch.save()
 
 
 def bot_hits_count(*, environment: Environment, count: int, day) -> None:

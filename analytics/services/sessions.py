@@ -83,26 +83,19 @@ class PageVisit:
 class SessionBook:
     """The visitor's sessions around a batch's time span, changed in memory, then saved."""
 
-    def __init__(self, *, visitor: Visitor, timeout: timedelta, first_at: datetime, last_at: datetime, client: Client):
+    def __init__(self, *, visitor: Visitor, timeout: timedelta, sessions: list[Session]):
+        """`sessions`: the visitor's sessions around the items to come (loaded by the caller)."""
         self.visitor = visitor
         self.timeout = timeout
-        self.client = client
-        self.sessions: list[Session] = list(
-            Session.objects.filter(
-                environment_id=visitor.environment_id,
-                visitor=visitor,
-                last_activity_at__gte=first_at - timeout,
-                started_at__lte=last_at + timeout,
-            ).order_by("started_at")
-        )
+        self.sessions = sorted(sessions, key=lambda s: s.started_at)
         self._changed: set[int] = set()  # id() of sessions to write
         self._merged: dict[int, Session] = {}  # id() of a folded session -> the one it joined
         # (session, pageview) pairs where a pageview became a session's entry: the
         # candidates for the visitor's first touch.
         self.entries: list[tuple[Session, PageVisit]] = []
 
-    def add_pageview(self, visit: PageVisit) -> Session:
-        session = self._session_at(visit.at)
+    def add_pageview(self, visit: PageVisit, client: Client) -> Session:
+        session = self._session_at(visit.at, client)
         session.pageview_count += 1
         if session.first_pageview_at is None or visit.at < session.first_pageview_at:
             _set_entry(session, visit)
@@ -112,8 +105,8 @@ class SessionBook:
             session.exit_path = visit.page.path
         return session
 
-    def add_event(self, at: datetime) -> Session:
-        session = self._session_at(at)
+    def add_event(self, at: datetime, client: Client) -> Session:
+        session = self._session_at(at, client)
         session.event_count += 1
         return session
 
@@ -123,32 +116,29 @@ class SessionBook:
             session = self._merged[id(session)]
         return session
 
-    def save(self) -> list[Session]:
-        """Merge sessions that now touch, write them, and return the sessions created."""
+    def settle(self) -> tuple[list[Session], list[Session]]:
+        """Merge sessions that now touch; return the sessions to create and those to update."""
         self._merge_touching()
-        created = [s for s in self.sessions if s.pk is None]
         for session in self.sessions:
             session.recompute_derived()
-        for session in self.sessions:
-            if session.pk is not None and id(session) in self._changed:
-                session.save(update_fields=UPDATED_FIELDS)
-        Session.objects.bulk_create(created)
-        return created
+        created = [s for s in self.sessions if s.pk is None]
+        changed = [s for s in self.sessions if s.pk is not None and id(s) in self._changed]
+        return created, changed
 
-    def _session_at(self, at: datetime) -> Session:
+    def _session_at(self, at: datetime, client: Client) -> Session:
         for session in self.sessions:
             if session.started_at - self.timeout <= at <= session.last_activity_at + self.timeout:
                 session.started_at = min(session.started_at, at)
                 session.last_activity_at = max(session.last_activity_at, at)
                 self._changed.add(id(session))
                 return session
-        session = self._new_session(at)
+        session = self._new_session(at, client)
         self.sessions.append(session)
         self.sessions.sort(key=lambda s: s.started_at)
         self._changed.add(id(session))
         return session
 
-    def _new_session(self, at: datetime) -> Session:
+    def _new_session(self, at: datetime, client: Client) -> Session:
         session = Session(
             environment_id=self.visitor.environment_id,
             visitor=self.visitor,
@@ -158,7 +148,7 @@ class SessionBook:
         )
         # bulk_create skips save(), where public IDs are usually minted.
         session.public_id = ids.mint("ses")
-        _set_client(session, self.client)
+        _set_client(session, client)
         return session
 
     def _merge_touching(self) -> None:
@@ -166,7 +156,8 @@ class SessionBook:
         kept: list[Session] = []
         for session in sorted(self.sessions, key=lambda s: s.started_at):
             previous = kept[-1] if kept else None
-            if previous is not None and session.started_at - previous.last_activity_at <= self.timeout:
+            touched = previous is not None and (id(previous) in self._changed or id(session) in self._changed)
+            if touched and session.started_at - previous.last_activity_at <= self.timeout:
                 self._fold(previous, session)
             else:
                 kept.append(session)

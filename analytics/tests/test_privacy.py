@@ -63,7 +63,7 @@ def test_a_server_error_report_carries_no_client_address(api, tenant, every_log_
     def broken(**kwargs):
         raise RuntimeError("storage exploded")
 
-    monkeypatch.setattr(collect_api, "browser_items_record", broken)
+    monkeypatch.setattr(collect_api, "browser_batch_record", broken)
     api.raise_request_exception = False
 
     response = api.post_json(

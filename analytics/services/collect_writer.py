@@ -1,0 +1,314 @@
+"""Writing browser batches: many at once, set-based, in one transaction (SPEC 5).
+
+Every collect batch ends here: one at a time when a request writes its own batch,
+hundreds at a time when `collect_writer` drains the queue. Whatever the number, a
+chunk costs the same dozen statements: lock the visitors, drop duplicates, load
+their recent sessions, then insert and update everything in bulk.
+
+Visitor rows are locked first, in primary-key order, so that two writers (two
+gunicorn workers, or a request racing the queue writer) sessionise one visitor
+one after the other and see each other's `messageId`s. The unique constraints on
+(environment, message_id) remain the backstop.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import reduce
+from operator import or_
+
+from django.db import transaction
+from django.db.models import Q
+
+from ascendkit_site import ids
+from identity.models import Environment
+
+from ..enrichment.sources import traffic_from
+from ..models import Attribution, Event, Pageview, Session, Visitor
+from .events import outbox_add
+from .sessions import UPDATED_FIELDS, Client, PageVisit, SessionBook
+from .stitching import TOUCH_FIELDS, attribution_fill_from_session, visitor_restitch_on_commit
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    accepted: int
+    duplicates: int
+
+
+@dataclass
+class BrowserBatch:
+    """One collect request's valid items, for one visitor, from one client."""
+
+    environment: Environment
+    visitor_public_id: str
+    items: list  # BrowserItem
+    client: Client
+
+
+@dataclass
+class _VisitorWork:
+    """What a chunk holds for one visitor: its items, oldest first, with their batches."""
+
+    environment: Environment
+    public_id: str
+    entries: list = field(default_factory=list)  # (batch position, item, client)
+    visitor: Visitor | None = None
+
+    @property
+    def first_at(self) -> datetime:
+        return self.entries[0][1].at
+
+    @property
+    def last_at(self) -> datetime:
+        return self.entries[-1][1].at
+
+
+def browser_batches_write(*, batches: list[BrowserBatch]) -> list[RecordResult]:
+    """Store the batches' items sessionised; answer each batch's accepted and duplicate counts."""
+    counts = [[0, 0] for _ in batches]
+    works = _works_by_visitor(batches)
+    if works:
+        with transaction.atomic():
+            _lock_visitors(works)
+            seen = _stored_message_ids(works)
+            for work in works.values():
+                work.entries = _without_duplicates(work, counts, seen=seen)
+            fresh = [work for work in works.values() if work.entries]
+            if fresh:
+                _store(fresh)
+    return [RecordResult(accepted=accepted, duplicates=duplicates) for accepted, duplicates in counts]
+
+
+def _works_by_visitor(batches: list[BrowserBatch]) -> dict[tuple[int, str], _VisitorWork]:
+    works: dict[tuple[int, str], _VisitorWork] = {}
+    for position, batch in enumerate(batches):
+        if not batch.items:
+            continue
+        key = (batch.environment.id, batch.visitor_public_id)
+        work = works.setdefault(key, _VisitorWork(environment=batch.environment, public_id=batch.visitor_public_id))
+        work.entries += [(position, item, batch.client) for item in batch.items]
+    for work in works.values():
+        work.entries.sort(key=lambda entry: entry[1].at)
+    return works
+
+
+def _lock_visitors(works: dict[tuple[int, str], _VisitorWork]) -> None:
+    """Create the new visitors, then lock every visitor of the chunk in primary-key order."""
+    Visitor.objects.bulk_create(
+        [
+            Visitor(
+                environment=work.environment,
+                public_id=work.public_id,
+                first_seen_at=work.first_at,
+                last_seen_at=work.last_at,
+            )
+            for work in works.values()
+        ],
+        ignore_conflicts=True,
+    )
+    public_ids = defaultdict(list)
+    for environment_id, public_id in works:
+        public_ids[environment_id].append(public_id)
+    condition = reduce(or_, (Q(environment_id=env, public_id__in=pids) for env, pids in public_ids.items()))
+    seen_changed = []
+    for visitor in Visitor.objects.select_for_update().filter(condition).order_by("pk"):
+        work = works[(visitor.environment_id, visitor.public_id)]
+        work.visitor = visitor
+        if work.first_at < visitor.first_seen_at or work.last_at > visitor.last_seen_at:
+            visitor.first_seen_at = min(visitor.first_seen_at, work.first_at)
+            visitor.last_seen_at = max(visitor.last_seen_at, work.last_at)
+            seen_changed.append(visitor)
+    Visitor.objects.bulk_update(seen_changed, ["first_seen_at", "last_seen_at"])
+
+
+def _stored_message_ids(works: dict[tuple[int, str], _VisitorWork]) -> dict[int, set[str]]:
+    """Per environment, the chunk's message IDs that are already stored (read once per chunk)."""
+    wanted = defaultdict(set)
+    for (environment_id, _), work in works.items():
+        wanted[environment_id].update(item.message_id for _, item, _ in work.entries)
+    stored = {}
+    for environment_id, message_ids in wanted.items():
+        pageviews = Pageview.objects.filter(environment_id=environment_id, message_id__in=message_ids)
+        events = Event.objects.filter(environment_id=environment_id, message_id__in=message_ids)
+        stored[environment_id] = set(
+            pageviews.values_list("message_id", flat=True).union(events.values_list("message_id"))
+        )
+    return stored
+
+
+def _without_duplicates(work: _VisitorWork, counts: list[list[int]], *, seen: dict[int, set[str]]) -> list:
+    seen_here = seen[work.environment.id]
+    fresh = []
+    for position, item, client in work.entries:
+        if item.message_id in seen_here:
+            counts[position][1] += 1
+        else:
+            seen_here.add(item.message_id)  # a repeat later in the chunk is a duplicate too
+            counts[position][0] += 1
+            fresh.append((position, item, client))
+    return fresh
+
+
+def _store(works: list[_VisitorWork]) -> None:
+    books = {}
+    placed = []  # (visitor, item, session, pageview visit or None)
+    recent = _recent_sessions(works)
+    for work in works:
+        book = SessionBook(
+            visitor=work.visitor,
+            timeout=timedelta(minutes=work.environment.session_timeout_minutes),
+            sessions=recent.get(work.visitor.pk, []),
+        )
+        books[work.visitor.pk] = book
+        for _, item, client in work.entries:
+            if item.is_pageview:
+                visit = PageVisit(at=item.at, page=item.page, traffic=traffic_from(item.page, item.referrer or None))
+                placed.append((work.visitor, item, book.add_pageview(visit, client), visit))
+            else:
+                placed.append((work.visitor, item, book.add_event(item.at, client), None))
+    _sessions_save(books.values())
+
+    pageviews, events = [], []
+    for visitor, item, session, visit in placed:
+        session = books[visitor.pk].resolve(session)
+        if visit is not None:
+            pageviews.append(_pageview(visitor, item, session, visit))
+        else:
+            events.append(_event(visitor, item, session))
+    # Duplicates were removed under the visitors' locks; ignoring conflicts covers the
+    # same messageId sent at once under two different visitor IDs.
+    Pageview.objects.bulk_create(pageviews, ignore_conflicts=True)
+    Event.objects.bulk_create(events, ignore_conflicts=True)
+    _outbox_events_of_users(events)
+    _first_touches_update(books.values())
+    for book in books.values():
+        if _arrived_after_its_link(book):
+            # Pages from before signup delivered after it (the SDK batches): the
+            # user's first and signup touches must be worked out again.
+            visitor_restitch_on_commit(visitor=book.visitor)
+
+
+def _recent_sessions(works: list[_VisitorWork]) -> dict[int, list[Session]]:
+    """The chunk's visitors' sessions near the chunk's items, in one query."""
+    longest_timeout = timedelta(minutes=max(work.environment.session_timeout_minutes for work in works))
+    sessions = Session.objects.filter(
+        environment_id__in={work.environment.id for work in works},
+        visitor_id__in=[work.visitor.pk for work in works],
+        last_activity_at__gte=min(work.first_at for work in works) - longest_timeout,
+        started_at__lte=max(work.last_at for work in works) + longest_timeout,
+    ).order_by("started_at")
+    by_visitor = defaultdict(list)
+    for session in sessions:
+        by_visitor[session.visitor_id].append(session)
+    return by_visitor
+
+
+def _sessions_save(books) -> None:
+    created, changed = [], []
+    for book in books:
+        new, updated = book.settle()
+        created += new
+        changed += updated
+    Session.objects.bulk_update(changed, UPDATED_FIELDS)
+    Session.objects.bulk_create(created)
+
+
+def _outbox_events_of_users(events: list[Event]) -> None:
+    """Events of visitors that already belong to a user go to journeys and webhooks.
+
+    Anonymous events never do, not even once their visitor is linked later.
+    """
+    of_users = [event for event in events if event.user_id]
+    if not of_users:
+        return
+    stored = Event.objects.filter(
+        environment_id__in={event.environment_id for event in of_users},
+        public_id__in=[event.public_id for event in of_users],
+    )
+    outbox_add(events=list(stored))
+
+
+def _first_touches_update(books) -> None:
+    """Keep each visitor's first touch: the source of its earliest session with a pageview."""
+    candidates = {}
+    for book in books:
+        if book.entries:
+            session, visit = min(book.entries, key=lambda entry: entry[1].at)
+            candidates[book.visitor.pk] = (book.visitor, book.resolve(session), visit)
+    if not candidates:
+        return
+    current = {
+        touch.visitor_id: touch
+        for touch in Attribution.objects.filter(visitor_id__in=candidates, kind=Attribution.Kind.FIRST_TOUCH)
+    }
+    new, changed = [], []
+    for visitor_pk, (visitor, session, visit) in candidates.items():
+        touch = current.get(visitor_pk)
+        if touch is not None and touch.at <= visit.at:
+            continue
+        if touch is None:
+            touch = Attribution(
+                environment_id=visitor.environment_id, visitor=visitor, kind=Attribution.Kind.FIRST_TOUCH
+            )
+            new.append(touch)
+        else:
+            changed.append(touch)
+        attribution_fill_from_session(touch, session)
+    Attribution.objects.bulk_create(new)
+    Attribution.objects.bulk_update(changed, TOUCH_FIELDS)
+
+
+def _arrived_after_its_link(book: SessionBook) -> bool:
+    visitor = book.visitor
+    if visitor.user_id is None or visitor.linked_at is None:
+        return False
+    return any(book.resolve(session).started_at <= visitor.linked_at for session, _ in book.entries)
+
+
+def _pageview(visitor: Visitor, item, session: Session, visit: PageVisit) -> Pageview:
+    page, traffic = item.page, visit.traffic
+    return Pageview(
+        environment_id=visitor.environment_id,
+        session=session,
+        visitor=visitor,
+        user_id=visitor.user_id,
+        message_id=item.message_id,
+        timestamp=item.at,
+        hostname=page.hostname,
+        path=page.path,
+        title=item.title,
+        referrer_host=traffic.referrer_host,
+        referrer_path=traffic.referrer_path,
+        utm_source=page.utm_source,
+        utm_medium=page.utm_medium,
+        utm_campaign=page.utm_campaign,
+        utm_term=page.utm_term,
+        utm_content=page.utm_content,
+        # The session's source, device and place, so breakdowns need no join.
+        source=session.source,
+        channel=session.channel,
+        browser=session.browser,
+        os=session.os,
+        device_type=session.device_type,
+        country=session.country,
+        region=session.region,
+        city=session.city,
+    )
+
+
+def _event(visitor: Visitor, item, session: Session) -> Event:
+    return Event(
+        environment_id=visitor.environment_id,
+        public_id=ids.mint("evt"),
+        session=session,
+        visitor=visitor,
+        user_id=visitor.user_id,
+        kind=Event.Kind.BROWSER,
+        name=item.name,
+        properties=item.properties,
+        message_id=item.message_id,
+        timestamp=item.at,
+        hostname=item.page.hostname if item.page else "",
+        path=item.page.path if item.page else "",
+    )
