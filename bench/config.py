@@ -20,12 +20,31 @@ SITE_HOST = "www.bench-site.example"
 SITE_ORIGIN = f"https://{SITE_HOST}"
 
 
+# The two ways the collect endpoint can store a batch: "inline", the request writes
+# it; "queued", the request stores it as one `analytics_collectbatch` row and
+# `manage.py collect_writer` writes the rows.
+MODES = ("inline", "queued")
+# application_name of each process's PostgreSQL connections (libpq reads PGAPPNAME),
+# so that the backends' CPU can be told apart.
+APP_GUNICORN = "bench-gunicorn"
+APP_WRITER = "bench-collect-writer"
+APP_SAMPLER = "bench-sampler"
+
+
+def mode_env(mode: str) -> dict[str, str]:
+    """Set either way, so that a developer's `.env` cannot choose the mode."""
+    if mode not in MODES:
+        raise ValueError(f"Unknown mode: {mode!r}")
+    return {"COLLECT_QUEUE": "true" if mode == "queued" else "false"}
+
+
 def database_url(db_name: str) -> str:
     return f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{db_name}"
 
 
-def conninfo(db_name: str) -> str:
-    return f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={db_name}"
+def conninfo(db_name: str, application_name: str = "") -> str:
+    info = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={db_name}"
+    return info + (f" application_name={application_name}" if application_name else "")
 
 
 def django_env(db_name: str, **extra: str) -> dict[str, str]:

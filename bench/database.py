@@ -1,8 +1,10 @@
-"""The throwaway bench database: created fresh, migrated, dropped at the end."""
+"""The throwaway bench databases: one made fresh and migrated, a copy of it per mode,
+all dropped at the end."""
 
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
@@ -23,6 +25,21 @@ def recreate(db_name: str) -> None:
     with psycopg.connect(conninfo("postgres"), autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def copy_of(template: str, db_name: str) -> None:
+    """A fresh database made from `template` (migrated, with its environment): both modes start equal."""
+    name, source = _checked(db_name), _checked(template)
+    with psycopg.connect(conninfo("postgres"), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(20):  # the template must have no other session, an autovacuum worker included
+            try:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
 
 
 def drop(db_name: str) -> None:
@@ -72,12 +89,21 @@ def postmaster_pid(db_name: str) -> int | None:
 
 
 def backend_pids(db_name: str) -> list[int]:
-    """Server processes serving connections to the bench database (gunicorn's, in practice)."""
+    """Server processes serving connections to the bench database."""
+    return [pid for pids in backends_by_application(db_name).values() for pid in pids]
+
+
+def backends_by_application(db_name: str) -> dict[str, list[int]]:
+    """The bench database's server processes by their connection's application_name."""
     with psycopg.connect(conninfo("postgres"), autocommit=True, connect_timeout=5) as conn:
         rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (db_name,)
+            "SELECT application_name, pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (db_name,),
         ).fetchall()
-    return [row[0] for row in rows]
+    found: dict[str, list[int]] = {}
+    for name, pid in rows:
+        found.setdefault(name or "", []).append(pid)
+    return found
 
 
 def table_counts(db_name: str) -> dict[str, int]:
@@ -93,7 +119,29 @@ def table_counts(db_name: str) -> dict[str, int]:
         counts["bot hits counted"] = conn.execute(
             "SELECT coalesce(sum(count), 0)::bigint FROM analytics_bothit"
         ).fetchone()[0]
+        if has_table(conn, "analytics_collectbatch"):
+            counts["analytics_collectbatch"] = conn.execute("SELECT count(*) FROM analytics_collectbatch").fetchone()[0]
     return counts
+
+
+def has_table(conn: psycopg.Connection, table: str) -> bool:
+    return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
+
+
+def message_id_repeats(db_name: str) -> int:
+    """Message IDs stored more than once in an environment, across pageviews and events (0 expected)."""
+    with psycopg.connect(conninfo(db_name), connect_timeout=5) as conn:
+        return conn.execute(
+            """
+            SELECT coalesce(sum(n - 1), 0)::bigint FROM (
+                SELECT count(*) AS n FROM (
+                    SELECT environment_id, message_id FROM analytics_pageview
+                    UNION ALL
+                    SELECT environment_id, message_id FROM analytics_event
+                ) AS stored GROUP BY environment_id, message_id HAVING count(*) > 1
+            ) AS repeats
+            """
+        ).fetchone()[0]
 
 
 def analyze(db_name: str) -> None:

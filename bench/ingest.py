@@ -1,4 +1,9 @@
-"""Timed HTTP phases: calibration, the no-database baseline, and the ingestion run itself."""
+"""Timed HTTP phases: calibration, the no-database baseline, and the ingestion run itself.
+
+The timed run can also sample the queue's backlog every second and, after the
+load, wait for the collect writer to drain it; the CPU is then accounted for the
+load, for the drain, and for both together.
+"""
 
 import json
 import pickle
@@ -7,18 +12,30 @@ import sys
 import time
 from pathlib import Path
 
-from . import database, traffic
-from .config import COLLECT_PATH, PYTHON, ROOT
+from . import backlog, database, traffic
+from .config import APP_GUNICORN, APP_SAMPLER, APP_WRITER, COLLECT_PATH, PYTHON, ROOT
 from .cpu import CpuSample, cpu_used, postgres_background
-from .server import Gunicorn
+from .server import Stack
 
 STARTUP_TIMEOUT_SECONDS = 120  # unpickling a large request list before the timed phase
 TAIL_TIMEOUT_SECONDS = 60  # requests in flight at the deadline, then writing the result
 
 
+GUNICORN = "gunicorn workers"
+WRITER = "collect writer"
+BACKENDS_GUNICORN = "postgres backends (gunicorn)"
+BACKENDS_WRITER = "postgres backends (collect writer)"
+BACKENDS_OTHER = "postgres backends (other, bench db)"
+BACKENDS_SAMPLER = "postgres backend (backlog sampler)"
+BACKGROUND = "postgres background"
+LOADGEN = "load generator"
+# What serving the traffic costs: the processes and their database connections.
+SERVER_GROUPS = (GUNICORN, WRITER, BACKENDS_GUNICORN, BACKENDS_WRITER)
+
+
 def run_load(
     *,
-    server: Gunicorn,
+    server: Stack,
     db_name: str,
     prepared: list[traffic.Prepared],
     duration: float,
@@ -28,8 +45,14 @@ def run_load(
     label: str,
     expect: int = 202,
     cycle: bool = False,
+    sampler: backlog.Sampler | None = None,
+    drain_timeout: float | None = None,
 ) -> dict:
-    """Run the load generator in its own process; its figures plus the CPU each side used."""
+    """Run the load generator in its own process; its figures plus the CPU each side used.
+
+    With a `sampler`, the backlog and the stored rows are sampled every second during
+    the load; with `drain_timeout` too, the run then waits for the backlog to drain.
+    """
     requests_file = workdir / f"{label}.requests.pickle"
     out_file = workdir / f"{label}.result.json"
     with open(requests_file, "wb") as handle:
@@ -61,13 +84,14 @@ def run_load(
         if started_line.strip() != "started":
             raise RuntimeError(f"The load generator did not start ({started_line!r}).")
         groups = _cpu_groups(server, db_name)
+        if sampler is not None:
+            sampler.start()
         before, began = CpuSample(groups), time.monotonic()
         process.wait(timeout=duration + TAIL_TIMEOUT_SECONDS)
-        # Backends that connected during the run count from zero.
-        groups["postgres backends (bench db)"] = sorted(
-            set(groups["postgres backends (bench db)"]) | set(database.backend_pids(db_name))
-        )
+        # Processes that started during the run count from zero.
+        groups = _merged(groups, _cpu_groups(server, db_name))
         after, wall = CpuSample(groups), time.monotonic() - began
+        end_of_load = sampler.stop() if sampler is not None else None  # the drain is timed from here
     finally:
         if process.poll() is None:
             process.kill()
@@ -75,17 +99,50 @@ def run_load(
     if process.returncode != 0:
         raise RuntimeError(f"The load generator failed ({process.returncode}).")
     result = json.loads(out_file.read_text())
-    result["cpu"] = cpu_used(before, after, wall, {"load generator": result.pop("cpu_s")})
+    loadgen_cpu = {LOADGEN: result.pop("cpu_s")}
+    result["cpu"] = cpu_used(before, after, wall, loadgen_cpu)
+    result["wall_s"] = round(wall, 3)  # from "started" to the load generator's exit
     requests_file.unlink(missing_ok=True)
+    if sampler is None:
+        return result
+
+    samples = sampler.samples
+    backlogs = [sample["backlog"] for sample in samples if sample.get("backlog") is not None]
+    result["backlog"] = {
+        "at_end_of_load": end_of_load["backlog"],
+        "max_during_load": max(backlogs) if backlogs else None,
+        "samples": samples,
+    }
+    if drain_timeout is None:
+        return result
+    writer = server.writer
+    drain = backlog.wait_drained(sampler, timeout=drain_timeout, writer=writer, since=began + wall, first=end_of_load)
+    groups = _merged(groups, _cpu_groups(server, db_name))
+    drained, drain_wall = CpuSample(groups), time.monotonic() - began
+    drain["cpu"] = cpu_used(after, drained, drain_wall - wall, {})
+    result["drain"] = drain
+    result["cpu_load_and_drain"] = cpu_used(before, drained, drain_wall, loadgen_cpu)
+    if writer is not None and not writer.alive() and writer.returncode is not None:
+        drain["writer_exit"] = writer.returncode
+        drain["writer_log_tail"] = writer.log_tail(3000)
     return result
 
 
-def _cpu_groups(server: Gunicorn, db_name: str) -> dict[str, list[int]]:
+def _cpu_groups(server: Stack, db_name: str) -> dict[str, list[int]]:
+    backends = database.backends_by_application(db_name)
     return {
-        "gunicorn workers": server.worker_pids(),
-        "postgres backends (bench db)": database.backend_pids(db_name),
-        "postgres background": postgres_background(database.postmaster_pid(db_name)),
+        GUNICORN: server.worker_pids(),
+        WRITER: server.writer_pids(),
+        BACKENDS_GUNICORN: backends.pop(APP_GUNICORN, []),
+        BACKENDS_WRITER: backends.pop(APP_WRITER, []),
+        BACKENDS_SAMPLER: backends.pop(APP_SAMPLER, []),
+        BACKENDS_OTHER: [pid for pids in backends.values() for pid in pids],
+        BACKGROUND: postgres_background(database.postmaster_pid(db_name)),
     }
+
+
+def _merged(first: dict[str, list[int]], second: dict[str, list[int]]) -> dict[str, list[int]]:
+    return {name: sorted(set(first.get(name, [])) | set(second.get(name, []))) for name in first.keys() | second}
 
 
 def _read_line(process: subprocess.Popen, timeout: float) -> str:

@@ -13,7 +13,11 @@ connection after one answer anyway, so each request is also a TCP connect, as fo
 browser whose request is the first on a connection.
 
 It prints "started" when the timed phase begins (the parent samples CPU counters
-then) and writes its figures as JSON to --out.
+then) and writes its figures as JSON to --out. Besides the rates and latencies, the
+figures say what the database should hold afterwards: the distinct simulated
+visitors and sessions of the requests answered with accepted items (bots left out),
+and the items of bot requests; and for answers other than the expected status, a
+few of their bodies.
 """
 
 import argparse
@@ -30,6 +34,7 @@ from .traffic import body_with_sent_at, sent_at_now
 
 REQUEST_TIMEOUT_SECONDS = 10
 ENV_KEY_HEADER = "X-AscendKit-Env-Key"
+ERROR_SAMPLES = 5
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -45,7 +50,10 @@ async def run(args, prepared: list) -> dict:
     statuses: Counter = Counter()
     failures: Counter = Counter()
     per_second: Counter = Counter()
-    totals = {"accepted": 0, "duplicates": 0, "rejected": 0, "items_sent": 0, "bot_requests": 0}
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0, "items_sent": 0, "bot_requests": 0, "bot_items": 0}
+    visitors: set[int] = set()
+    sessions: set[int] = set()
+    error_samples: dict[str, str] = {}
     state = {"next": 0, "exhausted": False}
     expect = args.expect
 
@@ -84,14 +92,21 @@ async def run(args, prepared: list) -> dict:
                 statuses[status] += 1
                 per_second[int(loop.time() - started)] += 1
                 if status != expect:
+                    if len(error_samples) < ERROR_SAMPLES:
+                        error_samples.setdefault(str(status), payload[:600].decode(errors="replace"))
                     continue
                 totals["items_sent"] += request.items
                 totals["bot_requests"] += request.bot
+                if request.bot:
+                    totals["bot_items"] += request.items
                 if status == 202:
                     answer = json.loads(payload)
                     totals["accepted"] += answer["accepted"]
                     totals["duplicates"] += answer["duplicates"]
                     totals["rejected"] += len(answer["rejected"])
+                    if answer["accepted"] and not request.bot:
+                        visitors.add(request.visitor)
+                        sessions.add(request.session)
 
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         elapsed = loop.time() - started
@@ -111,9 +126,13 @@ async def run(args, prepared: list) -> dict:
         "rejected_items": totals["rejected"],
         "items_sent": totals["items_sent"],
         "bot_requests": totals["bot_requests"],
+        "bot_items": totals["bot_items"],
+        "expected_visitors": len(visitors),
+        "expected_sessions": len(sessions),
         "statuses": {str(status): count for status, count in sorted(statuses.items())},
         "errors": unexpected + sum(failures.values()),
         "error_kinds": dict(failures),
+        "error_samples": error_samples,
         "latency_ms": {
             "p50": round(percentile(latencies, 0.50) * 1000, 2),
             "p90": round(percentile(latencies, 0.90) * 1000, 2),

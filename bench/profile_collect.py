@@ -1,6 +1,9 @@
 """Where the time of one collect request goes, measured in-process against PostgreSQL.
 
-    python -m bench.profile_collect --env-key KEY [--census N] [--profile N]
+    python -m bench.profile_collect --env-key KEY [--census N] [--profile N] [--writer]
+
+The request path measured is whichever COLLECT_QUEUE selects in the environment:
+inline (the request writes its batch) or queued (it stores one batch row).
 
 The requests are the benchmark's realistic traffic (fresh visitors), sent through
 `django.test.Client`, which runs the whole Django stack (middleware, DRF, the view)
@@ -21,6 +24,12 @@ calls, the driver's CPU inside them, and waiting on PostgreSQL; a sampling
 profiler would not do: a sampler thread needs the GIL and sees the main thread
 mostly where it releases it, at the driver's I/O.
 
+- writer (`--writer`, queued mode): the batches the requests above left in the
+  queue, topped up to WRITER_BATCHES, drained in-process by the collect writer's
+  own function, one chunk (the command's default size) at a time: per chunk its
+  wall time, statements by kind, batches and rows written; per batch and per event.
+  With `--profile`, as many batches again drained under cProfile: the top functions.
+
 Prints one line `RESULT {json}`.
 """
 
@@ -39,6 +48,9 @@ from .config import COLLECT_PATH
 
 WARMUP_REQUESTS = 60
 SEED = 9090
+WRITER_SEED = 9191
+WRITER_BATCHES = 1000
+WRITER_CHUNK = 500  # `manage.py collect_writer --chunk` default
 _TABLE = re.compile(r'\b(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', re.IGNORECASE)
 
 
@@ -98,49 +110,81 @@ def _accepted(responses) -> tuple[int, int]:
     return accepted, errors
 
 
-def census(sender: Sender, requests: list[traffic.Prepared]) -> dict:
-    from django.db import connection
+class StatementClock:
+    """Statements by kind, and the time inside the driver's execute and commit."""
 
-    kinds: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
-    clock = {"execute": 0.0, "commit": 0.0, "commits": 0, "db_cpu": 0.0}
+    def __init__(self):
+        self.kinds: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+        self.clock = {"execute": 0.0, "commit": 0.0, "commits": 0, "db_cpu": 0.0}
+        self.paused = False  # the measurement's own statements are not counted
 
-    def wrapper(execute, sql, params, many, context):
+    def __call__(self, execute, sql, params, many, context):
+        if self.paused:
+            return execute(sql, params, many, context)
         began, cpu = time.perf_counter(), time.thread_time()
         try:
             return execute(sql, params, many, context)
         finally:
             elapsed = time.perf_counter() - began
-            clock["db_cpu"] += time.thread_time() - cpu
-            entry = kinds[statement_kind(sql)]
+            self.clock["db_cpu"] += time.thread_time() - cpu
+            entry = self.kinds[statement_kind(sql)]
             entry[0] += 1
             entry[1] += elapsed
-            clock["execute"] += elapsed
+            self.clock["execute"] += elapsed
 
-    original_commit = connection._commit
+    def __enter__(self):
+        from django.db import connection
 
-    def timed_commit():
-        began, cpu = time.perf_counter(), time.thread_time()
-        try:
-            return original_commit()
-        finally:
-            clock["commit"] += time.perf_counter() - began
-            clock["db_cpu"] += time.thread_time() - cpu
-            clock["commits"] += 1
+        original_commit = connection._commit
 
-    connection._commit = timed_commit
-    responses = []
-    try:
-        with connection.execute_wrapper(wrapper):
+        def timed_commit():
             began, cpu = time.perf_counter(), time.thread_time()
-            for request in requests:
-                responses.append(sender.send(request))
-            wall, cpu = time.perf_counter() - began, time.thread_time() - cpu
-    finally:
+            try:
+                return original_commit()
+            finally:
+                self.clock["commit"] += time.perf_counter() - began
+                self.clock["db_cpu"] += time.thread_time() - cpu
+                self.clock["commits"] += 1
+
+        connection._commit = timed_commit
+        self._wrapper = connection.execute_wrapper(self)
+        self._wrapper.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        from django.db import connection
+
+        self._wrapper.__exit__(*exc)
         del connection._commit
+
+    @property
+    def statements(self) -> int:
+        return sum(entry[0] for entry in self.kinds.values())
+
+    @property
+    def database_s(self) -> float:
+        """Wall time inside execute and commit."""
+        return self.clock["execute"] + self.clock["commit"]
+
+    def by_kind(self, count: int, unit: str) -> dict:
+        return {
+            kind: {f"per_{unit}": round(n / count, 2), f"ms_per_{unit}": round(1000 * seconds / count, 3)}
+            for kind, (n, seconds) in sorted(self.kinds.items(), key=lambda pair: -pair[1][1])
+        }
+
+
+def census(sender: Sender, requests: list[traffic.Prepared]) -> dict:
+    responses = []
+    with StatementClock() as recorder:
+        began, cpu = time.perf_counter(), time.thread_time()
+        for request in requests:
+            responses.append(sender.send(request))
+        wall, cpu = time.perf_counter() - began, time.thread_time() - cpu
+    clock = recorder.clock
     accepted, errors = _accepted(responses)
     count = len(requests)
-    statements = sum(entry[0] for entry in kinds.values())
-    database = clock["execute"] + clock["commit"]  # wall time inside execute and commit
+    statements = recorder.statements
+    database = recorder.database_s
     return {
         "requests": count,
         "accepted_events": accepted,
@@ -159,11 +203,121 @@ def census(sender: Sender, requests: list[traffic.Prepared]) -> dict:
         "db_execute_and_commit_pct_of_wall": round(100 * database / wall, 1),
         "db_ms_per_request": round(1000 * database / count, 3),
         "commit_ms_per_request": round(1000 * clock["commit"] / count, 3),
-        "statements": {
-            kind: {"per_request": round(n / count, 2), "ms_per_request": round(1000 * seconds / count, 3)}
-            for kind, (n, seconds) in sorted(kinds.items(), key=lambda pair: -pair[1][1])
-        },
+        "statements": recorder.by_kind(count, "request"),
     }
+
+
+# --- The collect writer, in-process ---------------------------------------------------------
+
+
+def _queue_size() -> int:
+    from analytics.models import CollectBatch
+
+    return CollectBatch.objects.count()
+
+
+def _stored_rows(recorder: "StatementClock | None" = None) -> int:
+    from analytics.models import Event, Pageview
+
+    if recorder is not None:
+        recorder.paused = True
+    try:
+        return Pageview.objects.count() + Event.objects.count()
+    finally:
+        if recorder is not None:
+            recorder.paused = False
+
+
+def _fill_queue(sender: Sender, wanted: int, seed: int) -> int:
+    """Send fresh visitors' requests (queued mode: each leaves one batch) until `wanted` are queued."""
+    have = _queue_size()
+    if have >= wanted:
+        return have
+    missing = wanted - have
+    more = traffic.build(seed=seed, visitors=max(200, missing // 3), requests=int(missing * 1.3) + 50)
+    for request in more:
+        if request.bot:
+            continue
+        sender.send(request)
+        have += 1
+        if have >= wanted:
+            break
+    return _queue_size()
+
+
+def writer(sender: Sender, *, batches: int, chunk: int, profile_too: bool, top: int) -> dict:
+    """Drain the queue in-process with the writer's own function, chunk by chunk."""
+    try:
+        from analytics.services.collect_writer import collect_queue_drain
+    except ImportError as exc:
+        return {"skipped": f"analytics.services.collect_writer.collect_queue_drain is not importable ({exc})"}
+    from django.conf import settings
+
+    if not settings.COLLECT_QUEUE:
+        return {"skipped": "COLLECT_QUEUE is off: the requests left nothing in the queue"}
+
+    queued = _fill_queue(sender, batches, WRITER_SEED)
+    chunks = []
+    with StatementClock() as recorder:
+        began, cpu = time.perf_counter(), time.thread_time()
+        while True:
+            stored = _stored_rows(recorder)
+            statements, chunk_began = recorder.statements, time.perf_counter()
+            taken = collect_queue_drain(limit=chunk)
+            elapsed = time.perf_counter() - chunk_began
+            if not taken:
+                break
+            chunks.append(
+                {
+                    "batches": taken,
+                    "rows_written": _stored_rows(recorder) - stored,
+                    "ms": round(1000 * elapsed, 1),
+                    "statements": recorder.statements - statements,
+                }
+            )
+        wall, cpu = time.perf_counter() - began, time.thread_time() - cpu
+    batches_written = sum(entry["batches"] for entry in chunks)
+    rows = sum(entry["rows_written"] for entry in chunks)
+    work = sum(entry["ms"] for entry in chunks) / 1000 or wall
+    result = {
+        "chunk_limit": chunk,
+        "batches_queued": queued,
+        "batches_written": batches_written,
+        "rows_written": rows,
+        "left_in_queue": _queue_size(),
+        "chunks": chunks,
+        "ms_per_chunk": round(1000 * work / max(1, len(chunks)), 1),
+        "ms_per_batch": round(1000 * work / max(1, batches_written), 3),
+        "ms_per_event": round(1000 * work / max(1, rows), 3),
+        "events_per_s": round(rows / work, 1) if work else None,
+        "statements_per_chunk": round(sum(entry["statements"] for entry in chunks) / max(1, len(chunks)), 1),
+        "python_cpu_pct_of_wall": round(100 * (cpu - recorder.clock["db_cpu"]) / wall, 1) if wall else None,
+        "db_execute_and_commit_pct_of_wall": round(100 * recorder.database_s / wall, 1) if wall else None,
+        # The last call, which found the queue empty, included.
+        "statements_by_kind_per_chunk": recorder.by_kind(max(1, len(chunks)), "chunk"),
+    }
+    if profile_too:
+        _fill_queue(sender, batches, WRITER_SEED + 1)
+        profiler = cProfile.Profile()
+        profiled = 0
+        profiler.enable()
+        while taken := collect_queue_drain(limit=chunk):
+            profiled += taken
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        split = split_by_category(stats.stats)
+        python = sum(seconds for category, seconds in split.items() if category != DB) or 1.0
+        result["profile"] = {
+            "python_split": {
+                category: round(seconds / python, 4)
+                for category, seconds in sorted(split.items(), key=lambda pair: -pair[1])
+                if category != DB
+            },
+            "batches": profiled,
+            "top_self": _top(stats.stats, 2, top, max(1, profiled)),
+            "unit": "per batch",
+        }
+    return result
 
 
 # --- Splitting the Python time: cProfile's call graph ---------------------------------------
@@ -312,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--seed", type=int, default=SEED, help="another seed for another set of visitors")
+    parser.add_argument("--writer", action="store_true", help="queued mode: drain the queue in-process, timed")
+    parser.add_argument("--writer-batches", type=int, default=WRITER_BATCHES)
+    parser.add_argument("--writer-chunk", type=int, default=WRITER_CHUNK)
     args = parser.parse_args(argv)
 
     import django
@@ -327,6 +484,10 @@ def main(argv: list[str] | None = None) -> int:
     result = {"census": census(sender, rest[: args.census])}
     if args.profile:
         result["profile"] = profile(sender, rest[args.census : args.census + args.profile], args.top)
+    if args.writer:
+        result["writer"] = writer(
+            sender, batches=args.writer_batches, chunk=args.writer_chunk, profile_too=bool(args.profile), top=args.top
+        )
     emit(result)
     return 0
 

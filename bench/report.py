@@ -3,8 +3,16 @@
 import json
 from pathlib import Path
 
+from .ingest import GUNICORN, LOADGEN, SERVER_GROUPS, WRITER
+
 TARGET_EVENTS_PER_S = 1500
 TARGET_P99_MS = 150
+
+MODE_TITLES = {
+    "inline": "inline (COLLECT_QUEUE=false): gunicorn, each request writes its own batch",
+    "queued": "queued (COLLECT_QUEUE=true): gunicorn stores each batch as one row + ONE collect_writer process "
+    "writes them (same 2 cores)",
+}
 
 
 def write_json(results: dict, path: Path) -> None:
@@ -12,61 +20,88 @@ def write_json(results: dict, path: Path) -> None:
     path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
 
 
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return round(numerator / denominator, 3) if denominator else None
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return round(numerator / denominator, 3) if numerator is not None and denominator else None
+
+
+def _cpu_s(cpu: dict | None, name: str) -> float:
+    return ((cpu or {}).get("by_group") or {}).get(name, {}).get("cpu_s", 0.0)
 
 
 def derive(results: dict) -> dict:
-    """Ratios and verdicts from the measured figures."""
-    ingest = results.get("ingest") or {}
-    baseline = results.get("baseline") or {}
-    ceiling = results.get("copy_ceiling") or {}
+    """Per mode: the sustained stored rate, ratios, CPU per event and verdicts."""
+    return {mode: _derive_mode(figures) for mode, figures in (results.get("modes") or {}).items()}
+
+
+def _derive_mode(figures: dict) -> dict:
+    ingest = figures.get("ingest") or {}
+    if not ingest:
+        return {}
+    baseline = figures.get("baseline") or {}
+    ceiling = figures.get("copy_ceiling") or {}
+    stored = figures.get("stored") or {}
+    drain = ingest.get("drain") or {}
     events = ingest.get("accepted_events_per_s", 0.0)
     p99 = (ingest.get("latency_ms") or {}).get("p99")
-    cpu = (ingest.get("cpu") or {}).get("by_group", {})
-    server_cpu = sum(
-        cpu.get(name, {}).get("cpu_s", 0.0) for name in ("gunicorn workers", "postgres backends (bench db)")
-    )
-    accepted = ingest.get("accepted_events", 0)
+    load_s = ingest.get("wall_s") or ingest.get("duration_s", 0.0)
+    drain_s = drain.get("drain_s", 0.0)
+    rows = stored.get("analytics_pageview", 0) + stored.get("analytics_event", 0)
+    sustained = round(rows / (load_s + drain_s), 1) if load_s + drain_s else None
+    # The CPU of the whole job: the load and, in queued mode, the drain after it.
+    cpu = ingest.get("cpu_load_and_drain") or ingest.get("cpu") or {}
+    server_cpu = sum(_cpu_s(cpu, name) for name in SERVER_GROUPS)
     requests = ingest.get("requests", 0)
-    cores = (ingest.get("cpu") or {}).get("cores", 1)
-    wall = (ingest.get("cpu") or {}).get("wall_s", 0.0)
-    base_cpu = (baseline.get("cpu") or {}).get("by_group", {})
+    cores = cpu.get("cores", 1)
+    baseline_rps = baseline.get("requests_per_s", 0.0)
+    copy_rows = ceiling.get("rows_per_s", 0.0)
 
-    def cpu_ms_per_request(groups: dict, name: str, count: int) -> float | None:
-        seconds = groups.get(name, {}).get("cpu_s")
-        return round(1000 * seconds / count, 3) if seconds is not None and count else None
+    def per_request(name: str) -> float | None:
+        return round(1000 * _cpu_s(cpu, name) / requests, 3) if requests else None
 
+    loadgen_share = _cpu_s(ingest.get("cpu"), LOADGEN) / load_s if load_s else 0.0
     return {
-        "ingest_cpu_ms_per_request": {
-            "gunicorn workers": cpu_ms_per_request(cpu, "gunicorn workers", requests),
-            "postgres backends": cpu_ms_per_request(cpu, "postgres backends (bench db)", requests),
-            "load generator": cpu_ms_per_request(cpu, "load generator", requests),
-        },
+        "load_s": round(load_s, 2),
+        "drain_s": drain_s,
+        "drained": drain.get("drained", True),
+        "stored_pageviews_plus_events": rows,
+        "sustained_stored_rows_per_s": sustained,
+        "requests_per_s_over_baseline_requests_per_s": _ratio(ingest.get("requests_per_s"), baseline_rps),
+        "accepted_events_per_s_over_baseline_requests_per_s": _ratio(events, baseline_rps),
+        "sustained_stored_per_s_over_baseline_requests_per_s": _ratio(sustained, baseline_rps),
+        "accepted_events_per_s_over_copy_rows_per_s": _ratio(events, copy_rows),
+        "sustained_stored_per_s_over_copy_rows_per_s": _ratio(sustained, copy_rows),
+        "cpu_ms_per_request (load and drain)": {name: per_request(name) for name in (*SERVER_GROUPS, LOADGEN)},
         "baseline_cpu_ms_per_request": {
-            "gunicorn workers": cpu_ms_per_request(base_cpu, "gunicorn workers", baseline.get("requests", 0)),
-            "load generator": cpu_ms_per_request(base_cpu, "load generator", baseline.get("requests", 0)),
+            name: round(1000 * _cpu_s(baseline.get("cpu"), name) / baseline["requests"], 3)
+            if baseline.get("requests")
+            else None
+            for name in (GUNICORN, WRITER, LOADGEN)
         },
-        "ingest_events_per_s_over_copy_rows_per_s": _ratio(events, ceiling.get("rows_per_s", 0.0)),
-        "ingest_requests_per_s_over_baseline_requests_per_s": _ratio(
-            ingest.get("requests_per_s", 0.0), baseline.get("requests_per_s", 0.0)
-        ),
-        "ingest_events_per_s_over_baseline_requests_per_s": _ratio(events, baseline.get("requests_per_s", 0.0)),
-        "server_cpu_ms_per_event (gunicorn + postgres backends)": round(1000 * server_cpu / accepted, 3)
-        if accepted
-        else None,
+        "server_cpu_s (load and drain)": round(server_cpu, 2),
+        "server_cpu_ms_per_stored_event": round(1000 * server_cpu / rows, 3) if rows else None,
         # What the cores would give at this CPU cost per event with nothing else running
         # but the load generator: a noise-resistant reading of the run.
-        "projected_events_per_s_on_idle_cores": round(
-            (cores - cpu.get("load generator", {}).get("cpu_s", 0.0) / wall) / (server_cpu / accepted), 1
-        )
-        if accepted and server_cpu and wall
+        "projected_events_per_s_on_idle_cores": round((cores - loadgen_share) / (server_cpu / rows), 1)
+        if rows and server_cpu
         else None,
         "target_events_per_s": TARGET_EVENTS_PER_S,
         "target_p99_ms": TARGET_P99_MS,
-        "meets_events_target": events >= TARGET_EVENTS_PER_S,
+        "meets_events_target (sustained stored rate)": bool(sustained and sustained >= TARGET_EVENTS_PER_S),
         "meets_p99_target": p99 is not None and p99 < TARGET_P99_MS,
     }
+
+
+def _cpu_line(label: str, cpu: dict | None) -> list[str]:
+    if not cpu:
+        return []
+    parts = ", ".join(
+        f"{group} {value['pct_of_machine']:.0f}% ({value['cpu_s']:.1f}s)"
+        for group, value in cpu["by_group"].items()
+        if value["cpu_s"] > 0
+    )
+    return [
+        f"    CPU {label} ({cpu['wall_s']:.1f}s, {cpu['cores']} cores): busy {cpu['machine_busy_pct']:.0f}% — {parts}"
+    ]
 
 
 def _load_lines(name: str, figures: dict | None) -> list[str]:
@@ -84,16 +119,245 @@ def _load_lines(name: str, figures: dict | None) -> list[str]:
     if figures.get("accepted_events"):
         lines.insert(
             1,
-            f"    accepted events: {figures['accepted_events']:,} = {figures['accepted_events_per_s']:,.0f} events/s "
-            f"(items sent {figures['items_sent']:,}, duplicates {figures['duplicates']}, rejected "
-            f"{figures['rejected_items']}, bot requests {figures['bot_requests']})",
+            f"    accepted events (202 answers): {figures['accepted_events']:,} = "
+            f"{figures['accepted_events_per_s']:,.0f} events/s (items sent {figures['items_sent']:,}, duplicates "
+            f"{figures['duplicates']}, rejected {figures['rejected_items']}, bot requests {figures['bot_requests']})",
         )
+    for status, body in (figures.get("error_samples") or {}).items():
+        lines.append(f"    an answer {status}: {body[:400]}")
     if figures.get("exhausted"):
         lines.append("    NOTE: the prepared requests ran out before the deadline; the rate is a lower bound")
-    cpu = figures.get("cpu")
-    if cpu:
-        parts = ", ".join(f"{group} {value['pct_of_machine']:.0f}%" for group, value in cpu["by_group"].items())
-        lines.append(f"    CPU of the {cpu['cores']} cores: busy {cpu['machine_busy_pct']:.0f}% — {parts}")
+    lines += _cpu_line("during the load", figures.get("cpu"))
+    return lines
+
+
+def _backlog_lines(ingest: dict) -> list[str]:
+    backlog = ingest.get("backlog")
+    if not backlog:
+        return []
+    samples = backlog.get("samples") or []
+    series = " ".join(str(sample.get("backlog", "?")) for sample in samples)
+    stored = [sample["stored"] for sample in samples if "stored" in sample]
+    lines = [
+        f"    queue backlog (analytics_collectbatch rows): at the end of the load {backlog['at_end_of_load']}, "
+        f"max during the load {backlog['max_during_load']}",
+        f"    backlog each second: {series}",
+    ]
+    if len(stored) > 1:
+        per_second = [later - earlier for earlier, later in zip(stored, stored[1:], strict=False)]
+        lines.append(
+            "    rows stored each second during the load (the last interval is partial): "
+            + " ".join(str(n) for n in per_second)
+        )
+    drain = ingest.get("drain")
+    if drain:
+        lines.append(
+            f"    drain after the load: {drain['drain_s']:.1f}s ({drain['outcome']}), backlog "
+            f"{drain['backlog_at_start']} → {drain['backlog_at_end']}, rows stored meanwhile "
+            f"{drain['stored_during_drain']:,}"
+        )
+        if drain.get("left_in_table"):
+            lines.append(f"    LEFT IN THE QUEUE: {drain['left_in_table']}")
+        if drain.get("writer_log_tail"):
+            lines.append(f"    collect_writer exited {drain.get('writer_exit')}; its output:")
+            lines += ["      " + line for line in drain["writer_log_tail"].splitlines()[-30:]]
+        if drain["drain_s"]:
+            lines += _cpu_line("during the drain", drain.get("cpu"))
+            lines += _cpu_line("load + drain", ingest.get("cpu_load_and_drain"))
+    return lines
+
+
+def _checks_lines(checks: dict | None) -> list[str]:
+    if not checks:
+        return []
+    verdict = "OK" if checks["stored_equals_accepted"] else "MISMATCH"
+    return [
+        f"    check: pageviews + events stored {checks['stored_pageviews_plus_events']:,} vs accepted "
+        f"{checks['accepted_events']:,}: {verdict}; duplicates answered {checks['duplicates_answered']}, "
+        f"message IDs stored twice {checks['message_id_repeats_in_db']}; batches left in the queue "
+        f"{checks['batches_left_in_queue']}",
+        f"    check: visitors stored {checks['visitors_stored']:,} (expected from the answered requests "
+        f"{checks['visitors_expected']:,}); sessions stored {checks['sessions_stored']:,} (expected "
+        f"{checks['sessions_expected']:,}); bot items answered {checks['bot_items_answered']}, bot hits counted "
+        f"{checks['bot_hits_counted']}",
+    ]
+
+
+def _mode_lines(mode: str, figures: dict, derived: dict) -> list[str]:
+    lines = ["", "-" * 100, f"mode {MODE_TITLES.get(mode, mode)}", "-" * 100]
+    lines.append(
+        f"load average at the start of the mode {figures.get('loadavg_at_start')}, at its end "
+        f"{figures.get('loadavg_at_end')}"
+    )
+    traffic = figures.get("traffic") or {}
+    if traffic:
+        lines.append(
+            f"traffic: {traffic.get('visitors'):,} visitors arriving over the run, {traffic.get('requests'):,} "
+            "prepared requests, "
+            f"{traffic.get('items_per_request')} items/request, {traffic.get('bot_requests_pct')}% bot requests, "
+            f"{traffic.get('body_bytes_mean')} bytes/body"
+        )
+    warm = figures.get("warmup")
+    if warm:
+        drain = figures.get("warmup_drain") or {}
+        lines.append(
+            f"warm-up: {warm['requests_per_s']:,.0f} requests/s, {warm['accepted_events_per_s']:,.0f} events/s, "
+            f"statuses {warm['statuses']}"
+            + (f"; its queue drained in {drain['drain_s']:.1f}s ({drain['outcome']})" if drain.get("drain_s") else "")
+        )
+    ingest = figures.get("ingest")
+    lines += _load_lines("HTTP ingestion", ingest)
+    if ingest:
+        lines += _backlog_lines(ingest)
+    if derived.get("sustained_stored_rows_per_s") is not None:
+        lines.append(
+            f"    SUSTAINED stored rate: {derived['sustained_stored_rows_per_s']:,.0f} rows/s = "
+            f"{derived['stored_pageviews_plus_events']:,} pageviews + events stored by the end of the drain ÷ "
+            f"({derived['load_s']:.1f}s load + {derived['drain_s']:.1f}s drain)"
+            + ("" if derived.get("drained") else "  [NOT DRAINED: the queue still held batches]")
+            + " — the honest throughput figure (a 202 in queued mode is a promise, not a stored row)"
+        )
+    lines += _checks_lines(figures.get("checks"))
+    baseline = figures.get("baseline")
+    lines += _load_lines("baseline (POST collect, no key: 401 before any database work)", baseline)
+    if baseline and baseline.get("runs"):
+        sides = " / ".join(f"{run['requests_per_s']:,.0f}" for run in baseline["runs"])
+        lines.append(f"    requests/s before / after the timed run: {sides}")
+    ceiling = figures.get("copy_ceiling")
+    if ceiling:
+        lines.append(
+            f"COPY ceiling: {ceiling['rows']:,} pageview rows, {ceiling['rows_per_s']:,.0f} rows/s "
+            f"(rounds {ceiling['rounds_s']} s; {ceiling.get('table', '')})"
+        )
+    if derived:
+        lines.append(
+            "ratios ÷ baseline requests/s: requests/s "
+            f"{derived['requests_per_s_over_baseline_requests_per_s']}, accepted events/s "
+            f"{derived['accepted_events_per_s_over_baseline_requests_per_s']}, sustained stored rows/s "
+            f"{derived['sustained_stored_per_s_over_baseline_requests_per_s']}"
+        )
+        lines.append(
+            "ratios ÷ COPY rows/s: accepted events/s "
+            f"{derived['accepted_events_per_s_over_copy_rows_per_s']}, sustained stored rows/s "
+            f"{derived['sustained_stored_per_s_over_copy_rows_per_s']}"
+        )
+        lines.append(
+            f"server CPU (gunicorn + writer + their postgres backends, load and drain): "
+            f"{derived['server_cpu_s (load and drain)']}s = {derived['server_cpu_ms_per_stored_event']} ms per stored "
+            f"event; CPU ms per request {_compact(derived['cpu_ms_per_request (load and drain)'])}; per baseline "
+            f"request {_compact(derived['baseline_cpu_ms_per_request'])}"
+        )
+        lines.append(
+            "projected stored events/s with the cores to itself (server CPU per event, load generator's share kept): "
+            f"{derived['projected_events_per_s_on_idle_cores']}"
+        )
+        if ingest:
+            verdict_events = "PASS" if derived["meets_events_target (sustained stored rate)"] else "FAIL"
+            verdict_p99 = "PASS" if derived["meets_p99_target"] else "FAIL"
+            lines.append(
+                f"targets: ≥{TARGET_EVENTS_PER_S:,} stored events/s sustained {verdict_events} "
+                f"({derived['sustained_stored_rows_per_s']:,.0f}); p99 < {TARGET_P99_MS} ms {verdict_p99} "
+                f"({ingest['latency_ms']['p99']:.1f})"
+            )
+    stored = figures.get("stored")
+    if stored:
+        lines.append(
+            "stored by the timed run (and its drain): "
+            + ", ".join(f"{table} {count:,}" for table, count in stored.items())
+            + " (analytics_collectbatch: rows left)"
+        )
+    if figures.get("error"):
+        lines.append(f"MODE FAILED: {figures['error']}")
+    for name, tail in (figures.get("logs") or {}).items():
+        lines.append(f"{name} output (tail):")
+        lines += ["    " + line for line in tail.splitlines()[-30:]]
+    return lines
+
+
+def _compact(values: dict) -> str:
+    return ", ".join(f"{name} {value}" for name, value in values.items() if value)
+
+
+def _comparison_lines(results: dict) -> list[str]:
+    modes = results.get("modes") or {}
+    derived = results.get("derived") or {}
+    names = [mode for mode in modes if (modes[mode].get("ingest"))]
+    if not names:
+        return []
+
+    def row(label: str, value) -> str:
+        cells = []
+        for mode in names:
+            try:
+                cells.append(f"{value(modes[mode], derived.get(mode) or {})}")
+            except (KeyError, TypeError, ZeroDivisionError):
+                cells.append("-")
+        return f"{label:<52}" + "".join(f"{cell:>22}" for cell in cells)
+
+    def ms(figures, key):
+        return figures["ingest"]["latency_ms"][key]
+
+    lines = ["", "=" * 100, "the two modes side by side (same machine, same traffic rule, fresh database each)"]
+    lines.append(f"{'':<52}" + "".join(f"{mode:>22}" for mode in names))
+    lines += [
+        row("HTTP requests/s", lambda f, d: f"{f['ingest']['requests_per_s']:,.0f}"),
+        row("accepted events/s (202 answers)", lambda f, d: f"{f['ingest']['accepted_events_per_s']:,.0f}"),
+        row("latency p50 / p99 ms", lambda f, d: f"{ms(f, 'p50'):.1f} / {ms(f, 'p99'):.1f}"),
+        row(
+            "queue backlog at end of load / max",
+            lambda f, d: f"{f['ingest']['backlog']['at_end_of_load']} / {f['ingest']['backlog']['max_during_load']}",
+        ),
+        row(
+            "drain after the load, s",
+            lambda f, d: f"{d['drain_s']:.1f}" + ("" if d["drained"] else " (NOT drained)"),
+        ),
+        row("pageviews + events stored", lambda f, d: f"{d['stored_pageviews_plus_events']:,}"),
+        row("SUSTAINED stored rows/s (the honest figure)", lambda f, d: f"{d['sustained_stored_rows_per_s']:,.0f}"),
+        row("baseline requests/s (401 path)", lambda f, d: f"{f['baseline']['requests_per_s']:,.0f}"),
+        row(
+            "÷ baseline: requests/s, sustained rows/s",
+            lambda f, d: (
+                f"{d['requests_per_s_over_baseline_requests_per_s']} / "
+                f"{d['sustained_stored_per_s_over_baseline_requests_per_s']}"
+            ),
+        ),
+        row("COPY ceiling rows/s", lambda f, d: f"{f['copy_ceiling']['rows_per_s']:,.0f}"),
+        row(
+            "÷ COPY: accepted events/s, sustained rows/s",
+            lambda f, d: (
+                f"{d['accepted_events_per_s_over_copy_rows_per_s']} / "
+                f"{d['sustained_stored_per_s_over_copy_rows_per_s']}"
+            ),
+        ),
+        row("server CPU ms per stored event", lambda f, d: f"{d['server_cpu_ms_per_stored_event']}"),
+        row(
+            "projected stored events/s on idle cores", lambda f, d: f"{d['projected_events_per_s_on_idle_cores']:,.0f}"
+        ),
+        row(
+            "stored = accepted? (stored / accepted)",
+            lambda f, d: (
+                ("yes" if f["checks"]["stored_equals_accepted"] else "NO")
+                + f" ({f['checks']['stored_pageviews_plus_events']:,} / {f['checks']['accepted_events']:,})"
+            ),
+        ),
+        row(
+            "sessions stored / expected",
+            lambda f, d: f"{f['checks']['sessions_stored']:,} / {f['checks']['sessions_expected']:,}",
+        ),
+        row(
+            "sessions per 1,000 stored rows",
+            lambda f, d: f"{1000 * f['checks']['sessions_stored'] / d['stored_pageviews_plus_events']:.0f}",
+        ),
+        row(
+            "visitors stored / expected",
+            lambda f, d: f"{f['checks']['visitors_stored']:,} / {f['checks']['visitors_expected']:,}",
+        ),
+        row("errors (non-202, failed requests)", lambda f, d: f"{f['ingest']['errors']}"),
+        row(
+            "load average at start / end of the mode",
+            lambda f, d: f"{f['loadavg_at_start'][0]} / {f['loadavg_at_end'][0]}",
+        ),
+    ]
     return lines
 
 
@@ -102,68 +366,26 @@ def summary_lines(results: dict) -> list[str]:
     lines = ["", "=" * 100, "AscendKit collect benchmark", "=" * 100]
     machine = results.get("machine", {})
     lines.append(
-        f"machine: {machine.get('cores')} cores, load average at start {machine.get('loadavg_at_start')}; "
-        f"{machine.get('postgres', '')} (autovacuum {machine.get('pg_autovacuum')}, synchronous_commit "
-        f"{machine.get('pg_synchronous_commit')}; the bench ANALYZEs after the warm-up, as autovacuum would)"
+        f"machine: {machine.get('cores')} cores, load average at start {machine.get('loadavg_at_start')}, at the "
+        f"end of the modes {machine.get('loadavg_at_end')}; {machine.get('postgres', '')} (autovacuum "
+        f"{machine.get('pg_autovacuum')}, synchronous_commit {machine.get('pg_synchronous_commit')}; the bench "
+        "ANALYZEs after the warm-up, as autovacuum would)"
     )
     lines.append(
-        "setup: gunicorn 2 sync workers (no access log, tasks in-process); the load generator is a separate "
-        "asyncio process on the same 2 cores and competes with gunicorn and PostgreSQL for them."
+        "setup: gunicorn 2 sync workers (no access log, tasks in-process), in queued mode plus one collect_writer; "
+        "the load generator is a separate asyncio process on the same 2 cores and competes with them and "
+        "PostgreSQL for them. Each mode runs in its own fresh copy of the migrated database."
     )
-    traffic = results.get("traffic") or {}
-    if traffic:
-        lines.append(
-            f"traffic: {traffic.get('visitors'):,} visitors arriving over the run, {traffic.get('requests'):,} "
-            "prepared requests, "
-            f"{traffic.get('items_per_request')} items/request, {traffic.get('bot_requests_pct')}% bot requests, "
-            f"{traffic.get('body_bytes_mean')} bytes/body"
-        )
-    lines.append("")
-    lines += _load_lines("HTTP ingestion", results.get("ingest"))
-    baseline = results.get("baseline")
-    lines += _load_lines("baseline (POST collect, no key: 401 before any database work)", baseline)
-    if baseline and baseline.get("runs"):
-        sides = " / ".join(f"{run['requests_per_s']:,.0f}" for run in baseline["runs"])
-        lines.append(f"    requests/s before / after the timed run: {sides}")
-    ceiling = results.get("copy_ceiling")
-    if ceiling:
-        lines.append(
-            f"COPY ceiling: {ceiling['rows']:,} pageview rows, {ceiling['rows_per_s']:,.0f} rows/s "
-            f"(rounds {ceiling['rounds_s']} s; {ceiling.get('table', '')})"
-        )
-    lines.append("")
-    lines.append(
-        f"ratio HTTP ingestion events/s ÷ COPY rows/s: {derived.get('ingest_events_per_s_over_copy_rows_per_s')}"
-    )
-    lines.append(
-        "ratio ingestion requests/s ÷ baseline requests/s: "
-        f"{derived.get('ingest_requests_per_s_over_baseline_requests_per_s')}  "
-        f"(events/s ÷ baseline requests/s: {derived.get('ingest_events_per_s_over_baseline_requests_per_s')})"
-    )
-    lines.append(
-        f"server CPU per accepted event: {derived.get('server_cpu_ms_per_event (gunicorn + postgres backends)')} ms; "
-        f"CPU ms per ingestion request {derived.get('ingest_cpu_ms_per_request')}; "
-        f"per baseline request {derived.get('baseline_cpu_ms_per_request')}"
-    )
-    lines.append(
-        "projected events/s with the cores to itself (server CPU per event, load generator's share kept): "
-        f"{derived.get('projected_events_per_s_on_idle_cores')}"
-    )
-    ingest = results.get("ingest") or {}
-    if ingest:
-        verdict_events = "PASS" if derived.get("meets_events_target") else "FAIL"
-        verdict_p99 = "PASS" if derived.get("meets_p99_target") else "FAIL"
-        lines.append(
-            f"targets: ≥{TARGET_EVENTS_PER_S:,} events/s {verdict_events} ({ingest['accepted_events_per_s']:,.0f}); "
-            f"p99 < {TARGET_P99_MS} ms {verdict_p99} ({ingest['latency_ms']['p99']:.1f})"
-        )
-    stored = results.get("stored")
-    if stored:
-        lines.append("stored by the timed run: " + ", ".join(f"{table} {count:,}" for table, count in stored.items()))
+    for mode, figures in (results.get("modes") or {}).items():
+        lines += _mode_lines(mode, figures, derived.get(mode) or {})
+    lines += _comparison_lines(results)
     lines.append("")
     lines += _stitch_lines(results.get("stitch"))
-    lines += _census_lines(results.get("census"))
+    lines += _census_lines(results.get("census"), "inline request path")
     lines += _profile_lines(results)
+    lines += _census_lines(results.get("census_queued"), "queued request path")
+    lines += _profile_lines(results, "_queued", "queued request path")
+    lines += _writer_lines(results.get("writer_in_process"))
     if results.get("error"):
         lines.append(f"ERROR: {results['error']}")
     lines.append("=" * 100)
@@ -189,13 +411,13 @@ def _stitch_lines(stitch: dict | None) -> list[str]:
     ]
 
 
-def _census_lines(census: dict | None) -> list[str]:
+def _census_lines(census: dict | None, title: str) -> list[str]:
     if not census:
         return []
     if census.get("error"):
-        return [f"query census: failed: {census['error']}"]
+        return [f"query census, {title}: failed: {census['error']}"]
     lines = [
-        f"query census (in-process, one request at a time, {census['requests']} requests): "
+        f"query census, {title} (in-process, one request at a time, {census['requests']} requests): "
         f"{census['ms_per_request']:.2f} ms/request, {census['ms_per_event']:.2f} ms/event; "
         f"{census['statements_per_request']} statements + BEGIN/COMMIT = {census['round_trips_per_request']} "
         f"round trips/request, {census['transactions_per_request']} transactions/request; "
@@ -234,13 +456,13 @@ def where_time_goes(census: dict | None, profile: dict | None) -> dict | None:
     }
 
 
-def _profile_lines(results: dict) -> list[str]:
-    breakdown = results.get("where_time_goes")
-    profile = results.get("profile")
+def _profile_lines(results: dict, suffix: str = "", title: str = "inline request path") -> list[str]:
+    breakdown = results.get("where_time_goes" + suffix)
+    profile = results.get("profile" + suffix)
     lines = []
     if breakdown:
         lines.append(
-            f"where the time per request goes (in-process, {breakdown['ms_per_request']:.2f} ms/request, "
+            f"where the time per request goes, {title} (in-process, {breakdown['ms_per_request']:.2f} ms/request, "
             f"{breakdown['ms_per_event']:.2f} ms/event):"
         )
         for name, part in breakdown["parts"].items():
@@ -255,4 +477,37 @@ def _profile_lines(results: dict) -> list[str]:
         )
         for row in profile["top_self"][:12]:
             lines.append(f"    {row['self_us_per_request']:>8.0f}  ×{row['calls_per_request']:<7} {row['function']}")
+    return lines
+
+
+def _writer_lines(writer: dict | None) -> list[str]:
+    if not writer:
+        return []
+    if writer.get("skipped"):
+        return [f"collect writer in-process: skipped: {writer['skipped']}"]
+    lines = [
+        f"collect writer in-process (collect_queue_drain, chunks of {writer['chunk_limit']}): "
+        f"{writer['batches_written']:,} batches / {writer['rows_written']:,} rows in {len(writer['chunks'])} chunks; "
+        f"{writer['ms_per_chunk']:.0f} ms/chunk, {writer['ms_per_batch']:.2f} ms/batch, "
+        f"{writer['ms_per_event']:.3f} ms/event = {writer['events_per_s']:,.0f} events/s on one core; "
+        f"{writer['statements_per_chunk']} statements/chunk; DB execute+commit "
+        f"{writer['db_execute_and_commit_pct_of_wall']}% of wall, Python outside DB calls "
+        f"{writer['python_cpu_pct_of_wall']}%; left in the queue {writer['left_in_queue']}",
+        "    chunks: "
+        + "; ".join(
+            f"{chunk['batches']} batches, {chunk['rows_written']} rows, {chunk['ms']:.0f} ms, "
+            f"{chunk['statements']} statements"
+            for chunk in writer["chunks"]
+        ),
+    ]
+    for kind, figures in writer["statements_by_kind_per_chunk"].items():
+        lines.append(f"    {figures['per_chunk']:>6.1f}× {figures['ms_per_chunk']:>8.1f} ms  {kind}")
+    profile = writer.get("profile")
+    if profile:
+        split = ", ".join(f"{share * 100:.0f}% {name.split(':')[0]}" for name, share in profile["python_split"].items())
+        lines.append(f"    writer's Python time (cProfile, {profile['batches']} batches): {split}")
+        for row in profile["top_self"][:10]:
+            lines.append(
+                f"    {row['self_us_per_request']:>8.0f} µs/batch  ×{row['calls_per_request']:<7} {row['function']}"
+            )
     return lines

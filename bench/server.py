@@ -1,4 +1,5 @@
-"""gunicorn, two sync workers, the way production serves the API."""
+"""The serving side: gunicorn, two sync workers, as production serves the API, and in
+queued mode one `manage.py collect_writer` beside it."""
 
 import json
 import os
@@ -10,11 +11,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .config import COLLECT_PATH, GUNICORN, ROOT, SITE_ORIGIN, django_env
+from .config import APP_GUNICORN, APP_WRITER, COLLECT_PATH, GUNICORN, PYTHON, ROOT, SITE_ORIGIN, django_env, mode_env
 from .cpu import children
 
 READY_TIMEOUT_SECONDS = 45
 STOP_TIMEOUT_SECONDS = 15
+WRITER_SETTLE_SECONDS = 2.0  # a writer that fails on start-up has exited by then
 
 
 def free_port() -> int:
@@ -23,10 +25,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _stop(process: subprocess.Popen | None) -> None:
+    """SIGTERM to a process started in its own session, SIGKILL to that group if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def _tail(path: Path, limit: int) -> str:
+    try:
+        return path.read_text(errors="replace")[-limit:]
+    except OSError:
+        return ""
+
+
 class Gunicorn:
-    def __init__(self, *, db_name: str, workers: int, log_path: Path):
+    def __init__(self, *, db_name: str, workers: int, log_path: Path, mode: str = "inline", threads: int = 1):
         self.db_name = db_name
         self.workers = workers
+        self.threads = threads
+        self.mode = mode
         self.port = free_port()
         self.log_path = log_path
         self.process: subprocess.Popen | None = None
@@ -50,11 +73,15 @@ class Gunicorn:
             "--timeout",
             "30",
         ]
+        if self.threads > 1:
+            # gthread workers: keep-alive connections, and a thread waiting on
+            # PostgreSQL leaves the core to another.
+            command += ["--threads", str(self.threads)]
         # No --access-logfile: gunicorn writes no access log unless told to.
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=django_env(self.db_name),
+            env=django_env(self.db_name, PGAPPNAME=APP_GUNICORN, **mode_env(self.mode)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -103,19 +130,109 @@ class Gunicorn:
             return exc.code, exc.read().decode(errors="replace")
 
     def log_tail(self, limit: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-limit:]
-        except OSError:
-            return ""
+        return _tail(self.log_path, limit)
 
     def stop(self) -> None:
         """SIGTERM to the master (it stops its workers), SIGKILL to the group if it lingers."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        _stop(process)
+
+
+class CollectWriter:
+    """`manage.py collect_writer`: one long-running process that drains the batch table.
+
+    Same settings as gunicorn's (the bench database, COLLECT_QUEUE=true); its stdout
+    and stderr go to one log file.
+    """
+
+    def __init__(self, *, db_name: str, log_path: Path):
+        self.db_name = db_name
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self.returncode: int | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(PYTHON), "manage.py", "collect_writer"],
+                cwd=ROOT,
+                env=django_env(self.db_name, PGAPPNAME=APP_WRITER, **mode_env("queued")),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_settled(self) -> None:
+        """Fail loudly, with its output, if the writer exits on start-up."""
+        deadline = time.monotonic() + WRITER_SETTLE_SECONDS
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"collect_writer exited ({self.returncode}) on start-up:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def alive(self) -> bool:
+        if self.process is None:
+            return False
+        code = self.process.poll()
+        if code is not None:
+            self.returncode = code
+            return False
+        return True
+
+    def pids(self) -> list[int]:
+        if not self.alive():
+            return []
+        return [self.process.pid, *children(self.process.pid)]
+
+    def log_tail(self, limit: int = 4000) -> str:
+        return _tail(self.log_path, limit)
+
+    def stop(self) -> None:
+        """SIGTERM (the writer finishes its chunk), SIGKILL to its group if it lingers."""
+        process, self.process = self.process, None
+        _stop(process)
+        if process is not None:
+            self.returncode = process.returncode
+
+
+class Stack:
+    """What serves one mode: gunicorn, and for "queued" the collect writer."""
+
+    def __init__(self, *, db_name: str, mode: str, workers: int, workdir: Path, threads: int = 1):
+        self.db_name = db_name
+        self.mode = mode
+        self.server = Gunicorn(
+            db_name=db_name, workers=workers, log_path=workdir / f"gunicorn-{mode}.log", mode=mode, threads=threads
+        )
+        self.writer = (
+            CollectWriter(db_name=db_name, log_path=workdir / "collect_writer.log") if mode == "queued" else None
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def start(self, env_key: str) -> None:
+        if self.writer:
+            self.writer.start()
+            self.writer.wait_settled()
+        self.server.start()
+        self.server.wait_ready(env_key)
+
+    def worker_pids(self) -> list[int]:
+        return self.server.worker_pids()
+
+    def writer_pids(self) -> list[int]:
+        return self.writer.pids() if self.writer else []
+
+    def log_tails(self, limit: int = 2000) -> dict[str, str]:
+        tails = {"gunicorn": self.server.log_tail(limit)}
+        if self.writer:
+            tails["collect_writer"] = self.writer.log_tail(limit)
+        return {name: text for name, text in tails.items() if text}
+
+    def stop(self) -> None:
+        self.server.stop()
+        if self.writer:
+            self.writer.stop()

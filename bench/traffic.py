@@ -39,6 +39,7 @@ DAY = 86_400.0
 HISTORY_SECONDS = 6 * DAY  # browser items older than 7 days are rejected
 SESSION_GAP_MIN = 35 * 60.0  # longer than the default 30-minute session timeout
 VISIT_SPACING = 320  # requests of others between two of one visitor's (≫ connections in flight)
+SESSIONS_PER_VISITOR_MAX = 100_000  # spacing of the session numbers of two visitors
 
 
 class Prepared(NamedTuple):
@@ -47,6 +48,10 @@ class Prepared(NamedTuple):
     tail: bytes  # the body from the closing quote of sentAt's value
     items: int
     bot: bool
+    # Which simulated visitor and session the items belong to, so the load generator
+    # can say how many visitors and sessions the answered requests should have made.
+    visitor: int = -1
+    session: int = -1
 
 
 def body_with_sent_at(prepared: Prepared, sent_at: bytes) -> bytes:
@@ -511,7 +516,7 @@ def _session_items(rng: random.Random, tables: _Tables, start: float) -> tuple[l
     return items, at
 
 
-def _prepare(visitor: Visitor, address: Address, items: list[dict]) -> Prepared:
+def _prepare(visitor: Visitor, address: Address, items: list[dict], *, number: int, session: int) -> Prepared:
     body = {
         "visitorId": visitor.public_id,
         "sentAt": SENT_AT_MARK,
@@ -531,13 +536,22 @@ def _prepare(visitor: Visitor, address: Address, items: list[dict]) -> Prepared:
         ("Origin", SITE_ORIGIN),
         ("X-Forwarded-For", address.ip),
     )
-    return Prepared(headers=headers, head=head + b'"', tail=b'"' + tail, items=len(items), bot=visitor.kind == "bot")
+    return Prepared(
+        headers=headers,
+        head=head + b'"',
+        tail=b'"' + tail,
+        items=len(items),
+        bot=visitor.kind == "bot",
+        visitor=number,
+        session=session,
+    )
 
 
 def _visitor_requests(
-    rng: random.Random, tables: _Tables, visitor: Visitor, pool: list[Address], quota: int, now: float
+    rng: random.Random, tables: _Tables, visitor: Visitor, pool: list[Address], quota: int, now: float, number: int
 ) -> list[Prepared]:
     requests: list[Prepared] = []
+    session = number * SESSIONS_PER_VISITOR_MAX
     sessions_expected = max(1.0, quota / 2.2)
     mean_gap = max(SESSION_GAP_MIN, (HISTORY_SECONDS - DAY) / sessions_expected)
     at = now - HISTORY_SECONDS + rng.uniform(0, min(DAY, mean_gap))
@@ -548,7 +562,8 @@ def _visitor_requests(
         while items and len(requests) < quota:
             size = _weighted(rng, _BATCH_SIZES)
             batch, items = items[:size], items[size:]
-            requests.append(_prepare(visitor, address, batch))
+            requests.append(_prepare(visitor, address, batch, number=number, session=session))
+        session += 1
         at = last + SESSION_GAP_MIN + rng.expovariate(1 / mean_gap)
         if visitor.kind == "mobile" and rng.random() < 0.3:
             address = rng.choice(pool)  # a phone changes networks between visits
@@ -566,10 +581,10 @@ def build(*, seed: int, visitors: int, requests: int, now: float | None = None) 
     weights = [min(rng.paretovariate(1.4), 30.0) for _ in people]
     scale = requests / sum(weights)
     ordered: list[tuple[float, Prepared]] = []
-    for person, weight in zip(people, weights, strict=True):
+    for number, (person, weight) in enumerate(zip(people, weights, strict=True)):
         quota = max(1, round(weight * scale))
         position = rng.uniform(0, requests)  # when this visitor arrives
-        for prepared in _visitor_requests(rng, tables, person, pool, quota, now):
+        for prepared in _visitor_requests(rng, tables, person, pool, quota, now, number):
             ordered.append((position, prepared))
             position += VISIT_SPACING * rng.uniform(0.6, 1.4)
     ordered.sort(key=lambda pair: pair[0])

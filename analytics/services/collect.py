@@ -5,7 +5,7 @@ mode (COLLECT_QUEUE), stores it as one durable row (`browser_batch_enqueue`) for
 `collect_writer` to write hundreds at a time. Both end in `collect_writer.py`.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
@@ -20,7 +20,7 @@ from ..enrichment.geo import Place
 from ..enrichment.sources import PageUrl
 from ..enrichment.useragent import Device
 from ..items import URL_MAX, ItemRejected, item_page, item_properties, item_time, parse_client_time
-from ..models import BotHit, CollectBatch, Event, Pageview
+from ..models import BotHit, CollectBatch
 from .collect_writer import BrowserBatch, RecordResult, browser_batches_write
 from .sessions import Client
 
@@ -110,15 +110,15 @@ def browser_batch_record(*, batch: BrowserBatch) -> RecordResult:
 
 
 def browser_batch_enqueue(*, batch: BrowserBatch) -> RecordResult:
-    """Queue one batch durably for `collect_writer`; drop items already stored.
+    """Queue one batch durably for `collect_writer`: one INSERT, nothing read.
 
-    The writer drops duplicates again: a repeat that is still queued is only
-    recognised there, so the answer counts it as accepted.
+    Duplicates are dropped when the writer stores the batch, so the answer can
+    only count the repeats within the batch itself; a repeat of an item already
+    stored is acknowledged as accepted and not stored again.
     """
-    stored = _stored_message_ids(batch)
     fresh, seen = [], set()
     for item in batch.items:
-        if item.message_id not in stored and item.message_id not in seen:
+        if item.message_id not in seen:
             seen.add(item.message_id)
             fresh.append(item)
     if fresh:
@@ -130,18 +130,18 @@ def browser_batch_enqueue(*, batch: BrowserBatch) -> RecordResult:
     return RecordResult(accepted=len(fresh), duplicates=len(batch.items) - len(fresh))
 
 
-def _stored_message_ids(batch: BrowserBatch) -> set[str]:
-    message_ids = [item.message_id for item in batch.items]
-    pageviews = Pageview.objects.filter(environment=batch.environment, message_id__in=message_ids)
-    events = Event.objects.filter(environment=batch.environment, message_id__in=message_ids)
-    return set(pageviews.values_list("message_id", flat=True).union(events.values_list("message_id")))
-
-
 def batch_payload(client: Client, items: list[BrowserItem]) -> dict:
     """A queued batch as JSON: the enriched client and the validated items."""
     return {
-        "client": asdict(client),
-        "items": [{**asdict(item), "at": item.at.isoformat()} for item in items],
+        "client": {
+            **client.__dict__,
+            "device": client.device.__dict__,
+            "place": client.place.__dict__,
+        },
+        "items": [
+            {**item.__dict__, "at": item.at.isoformat(), "page": item.page.__dict__ if item.page else None}
+            for item in items
+        ],
     }
 
 

@@ -11,6 +11,7 @@ one after the other and see each other's `messageId`s. The unique constraints on
 (environment, message_id) remain the backstop.
 """
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,10 +25,12 @@ from ascendkit_site import ids
 from identity.models import Environment
 
 from ..enrichment.sources import traffic_from
-from ..models import Attribution, Event, Pageview, Session, Visitor
+from ..models import Attribution, CollectBatch, Event, Pageview, Session, Visitor
 from .events import outbox_add
 from .sessions import UPDATED_FIELDS, Client, PageVisit, SessionBook
 from .stitching import TOUCH_FIELDS, attribution_fill_from_session, visitor_restitch_on_commit
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -312,3 +315,55 @@ def _event(visitor: Visitor, item, session: Session) -> Event:
         hostname=item.page.hostname if item.page else "",
         path=item.page.path if item.page else "",
     )
+
+
+MAX_ATTEMPTS = 5
+
+
+def collect_queue_drain(*, limit: int = 500) -> int:
+    """Write up to `limit` queued batches, oldest first; answer how many were taken.
+
+    Batches are claimed with SKIP LOCKED, so several writers can run side by side.
+    A chunk that fails is retried one batch at a time, so one bad batch cannot hold
+    up the rest: it keeps its error and is tried again until MAX_ATTEMPTS.
+    """
+    with transaction.atomic():
+        rows = list(
+            CollectBatch.objects.select_for_update(skip_locked=True)
+            .filter(attempts__lt=MAX_ATTEMPTS)
+            .order_by("id")[:limit]
+        )
+        if not rows:
+            return 0
+        environments = Environment.objects.in_bulk({row.environment_id for row in rows})
+        batches = [_batch_of(row, environments[row.environment_id]) for row in rows]
+        try:
+            with transaction.atomic():
+                browser_batches_write(batches=batches)
+            written = rows
+        except Exception:
+            logger.exception("A chunk of %d queued batches failed; writing them one at a time.", len(rows))
+            written = _write_one_by_one(rows, batches)
+        CollectBatch.objects.filter(pk__in=[row.pk for row in written]).delete()
+    return len(rows)
+
+
+def _write_one_by_one(rows, batches: list[BrowserBatch]) -> list:
+    written = []
+    for row, batch in zip(rows, batches, strict=True):
+        try:
+            with transaction.atomic():
+                browser_batches_write(batches=[batch])
+            written.append(row)
+        except Exception as error:
+            logger.exception("Queued batch %d failed (attempt %d).", row.pk, row.attempts + 1)
+            row.attempts += 1
+            row.last_error = f"{type(error).__name__}: {error}"[:500]
+            row.save(update_fields=["attempts", "last_error"])
+    return written
+
+
+def _batch_of(row, environment: Environment) -> BrowserBatch:
+    from .collect import batch_from_payload
+
+    return batch_from_payload(environment=environment, visitor_public_id=row.visitor_public_id, payload=row.payload)

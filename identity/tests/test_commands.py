@@ -252,4 +252,15 @@ def test_serve_reports_a_crashed_periodic_process_and_keeps_serving(monkeypatch,
     periodic, server = fake_popen.started
     assert returncode == 0
     assert server.polls_left < 0
-    assert logged == ["The periodic tasks process exited with status 1; periodic work is stopped."]
+    assert logged == ["The periodic tasks process exited with status 1; its work is stopped."]
+
+
+def test_serve_runs_the_collect_writer_in_queued_mode():
+    commands = serve.build_commands(
+        host="127.0.0.1", port=8000, workers=2, redis_url="redis://localhost:6379/0", collect_queue=True
+    )
+
+    assert commands.periodic is None
+    assert commands.writer[2:] == ["collect_writer"]
+    assert commands.writer[1].endswith("manage.py")
+    assert [name for name, _ in commands.background()] == ["The collect writer"]

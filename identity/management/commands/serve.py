@@ -1,9 +1,10 @@
-"""`make run`'s server: gunicorn, plus the periodic tasks when there is no Celery beat.
+"""`make run`'s server: gunicorn, plus what must run beside it on one machine.
 
 On the embedded default (no REDIS_URL) tasks run in-process and no beat is running,
 so the daily anonymous purge and the other periodic work run in a `run_periodic`
 child beside gunicorn. With REDIS_URL set, production runs a Celery worker and beat
-as their own services, and this starts gunicorn alone.
+as their own services. In queued collect mode (COLLECT_QUEUE) a `collect_writer`
+child writes the queued batches.
 """
 
 import argparse
@@ -25,6 +26,11 @@ STOP_TIMEOUT_SECONDS = 10
 class ServeCommands:
     server: list[str]
     periodic: list[str] | None  # None: a Celery beat elsewhere runs the schedule
+    writer: list[str] | None = None  # the collect writer, in queued collect mode
+
+    def background(self) -> list[tuple[str, list[str]]]:
+        named = [("The periodic tasks process", self.periodic), ("The collect writer", self.writer)]
+        return [(name, command) for name, command in named if command]
 
 
 def bind_address(host: str, port: int) -> str:
@@ -34,7 +40,7 @@ def bind_address(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def build_commands(*, host: str, port: int, workers: int, redis_url: str) -> ServeCommands:
+def build_commands(*, host: str, port: int, workers: int, redis_url: str, collect_queue: bool = False) -> ServeCommands:
     """The processes to start; kept apart from starting them so it can be tested."""
     server = [
         sys.executable,
@@ -50,7 +56,8 @@ def build_commands(*, host: str, port: int, workers: int, redis_url: str) -> Ser
         # No --access-logfile: gunicorn's access log would record every client address.
     ]
     periodic = None if redis_url else [sys.executable, str(MANAGE_PY), "run_periodic"]
-    return ServeCommands(server=server, periodic=periodic)
+    writer = [sys.executable, str(MANAGE_PY), "collect_writer"] if collect_queue else None
+    return ServeCommands(server=server, periodic=periodic, writer=writer)
 
 
 def _port(value: str) -> int:
@@ -75,7 +82,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         commands = build_commands(
-            host=options["host"], port=options["port"], workers=options["workers"], redis_url=settings.REDIS_URL
+            host=options["host"],
+            port=options["port"],
+            workers=options["workers"],
+            redis_url=settings.REDIS_URL,
+            collect_queue=settings.COLLECT_QUEUE,
         )
         if commands.periodic is None:
             self.stdout.write(
@@ -90,14 +101,17 @@ class Command(BaseCommand):
 
 
 def run_until_server_exits(commands: ServeCommands, *, log) -> int:
-    """Start the processes, forward SIGINT/SIGTERM to them, stop the periodic one when the server ends."""
-    periodic = subprocess.Popen(commands.periodic) if commands.periodic else None
+    """Start the processes, forward SIGINT/SIGTERM to them, stop the others when the server ends."""
+    background = []
     try:
+        for name, command in commands.background():
+            background.append((name, subprocess.Popen(command)))
         server = subprocess.Popen(commands.server)
     except OSError:
-        _stop(periodic)
+        for _, process in background:
+            _stop(process)
         raise
-    children = [child for child in (server, periodic) if child is not None]
+    children = [server] + [process for _, process in background]
     stopping = False
 
     def forward(signum, frame):
@@ -111,16 +125,18 @@ def run_until_server_exits(commands: ServeCommands, *, log) -> int:
 
     previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        periodic_reported = False
+        reported = set()
         while (returncode := server.poll()) is None:
-            if periodic is not None and not (periodic_reported or stopping) and periodic.poll() is not None:
-                # Serving goes on; only the periodic work (e.g. the retention purge) stops.
-                log(f"The periodic tasks process exited with status {periodic.returncode}; periodic work is stopped.")
-                periodic_reported = True
+            for name, process in background:
+                if name not in reported and not stopping and process.poll() is not None:
+                    # Serving goes on; only that process's work stops.
+                    log(f"{name} exited with status {process.returncode}; its work is stopped.")
+                    reported.add(name)
             time.sleep(0.5)
         return returncode
     finally:
-        _stop(periodic)
+        for _, process in background:
+            _stop(process)
         if server.poll() is None:
             _stop(server)
         for signum, handler in previous.items():
