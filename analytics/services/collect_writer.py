@@ -26,6 +26,7 @@ from identity.models import Environment
 
 from ..enrichment.sources import traffic_from
 from ..models import Attribution, CollectBatch, Event, Pageview, Session, Visitor
+from .bulk import rows_insert, rows_update
 from .events import outbox_add
 from .sessions import UPDATED_FIELDS, Client, PageVisit, SessionBook
 from .stitching import TOUCH_FIELDS, attribution_fill_from_session, visitor_restitch_on_commit
@@ -122,7 +123,7 @@ def _lock_visitors(works: dict[tuple[int, str], _VisitorWork]) -> None:
             visitor.first_seen_at = min(visitor.first_seen_at, work.first_at)
             visitor.last_seen_at = max(visitor.last_seen_at, work.last_at)
             seen_changed.append(visitor)
-    Visitor.objects.bulk_update(seen_changed, ["first_seen_at", "last_seen_at"])
+    rows_update(model=Visitor, objects=seen_changed, fields=["first_seen_at", "last_seen_at"])
 
 
 def _stored_message_ids(works: dict[tuple[int, str], _VisitorWork]) -> dict[int, set[str]]:
@@ -181,8 +182,8 @@ def _store(works: list[_VisitorWork]) -> None:
             events.append(_event(visitor, item, session))
     # Duplicates were removed under the visitors' locks; ignoring conflicts covers the
     # same messageId sent at once under two different visitor IDs.
-    Pageview.objects.bulk_create(pageviews, ignore_conflicts=True)
-    Event.objects.bulk_create(events, ignore_conflicts=True)
+    rows_insert(model=Pageview, rows=pageviews, ignore_conflicts=True)
+    rows_insert(model=Event, rows=events, ignore_conflicts=True)
     _outbox_events_of_users(events)
     _first_touches_update(books.values())
     for book in books.values():
@@ -213,21 +214,21 @@ def _sessions_save(books) -> None:
         new, updated = book.settle()
         created += new
         changed += updated
-    Session.objects.bulk_update(changed, UPDATED_FIELDS)
+    rows_update(model=Session, objects=changed, fields=UPDATED_FIELDS)
     Session.objects.bulk_create(created)
 
 
-def _outbox_events_of_users(events: list[Event]) -> None:
+def _outbox_events_of_users(events: list[dict]) -> None:
     """Events of visitors that already belong to a user go to journeys and webhooks.
 
     Anonymous events never do, not even once their visitor is linked later.
     """
-    of_users = [event for event in events if event.user_id]
+    of_users = [event for event in events if event["user_id"]]
     if not of_users:
         return
     stored = Event.objects.filter(
-        environment_id__in={event.environment_id for event in of_users},
-        public_id__in=[event.public_id for event in of_users],
+        environment_id__in={event["environment_id"] for event in of_users},
+        public_id__in=[event["public_id"] for event in of_users],
     )
     outbox_add(events=list(stored))
 
@@ -259,7 +260,7 @@ def _first_touches_update(books) -> None:
             changed.append(touch)
         attribution_fill_from_session(touch, session)
     Attribution.objects.bulk_create(new)
-    Attribution.objects.bulk_update(changed, TOUCH_FIELDS)
+    rows_update(model=Attribution, objects=changed, fields=TOUCH_FIELDS)
 
 
 def _arrived_after_its_link(book: SessionBook) -> bool:
@@ -269,52 +270,52 @@ def _arrived_after_its_link(book: SessionBook) -> bool:
     return any(book.resolve(session).started_at <= visitor.linked_at for session, _ in book.entries)
 
 
-def _pageview(visitor: Visitor, item, session: Session, visit: PageVisit) -> Pageview:
+def _pageview(visitor: Visitor, item, session: Session, visit: PageVisit) -> dict:
     page, traffic = item.page, visit.traffic
-    return Pageview(
-        environment_id=visitor.environment_id,
-        session=session,
-        visitor=visitor,
-        user_id=visitor.user_id,
-        message_id=item.message_id,
-        timestamp=item.at,
-        hostname=page.hostname,
-        path=page.path,
-        title=item.title,
-        referrer_host=traffic.referrer_host,
-        referrer_path=traffic.referrer_path,
-        utm_source=page.utm_source,
-        utm_medium=page.utm_medium,
-        utm_campaign=page.utm_campaign,
-        utm_term=page.utm_term,
-        utm_content=page.utm_content,
+    return {
+        "environment_id": visitor.environment_id,
+        "session_id": session.pk,
+        "visitor_id": visitor.pk,
+        "user_id": visitor.user_id,
+        "message_id": item.message_id,
+        "timestamp": item.at,
+        "hostname": page.hostname,
+        "path": page.path,
+        "title": item.title,
+        "referrer_host": traffic.referrer_host,
+        "referrer_path": traffic.referrer_path,
+        "utm_source": page.utm_source,
+        "utm_medium": page.utm_medium,
+        "utm_campaign": page.utm_campaign,
+        "utm_term": page.utm_term,
+        "utm_content": page.utm_content,
         # The session's source, device and place, so breakdowns need no join.
-        source=session.source,
-        channel=session.channel,
-        browser=session.browser,
-        os=session.os,
-        device_type=session.device_type,
-        country=session.country,
-        region=session.region,
-        city=session.city,
-    )
+        "source": session.source,
+        "channel": session.channel,
+        "browser": session.browser,
+        "os": session.os,
+        "device_type": session.device_type,
+        "country": session.country,
+        "region": session.region,
+        "city": session.city,
+    }
 
 
-def _event(visitor: Visitor, item, session: Session) -> Event:
-    return Event(
-        environment_id=visitor.environment_id,
-        public_id=ids.mint("evt"),
-        session=session,
-        visitor=visitor,
-        user_id=visitor.user_id,
-        kind=Event.Kind.BROWSER,
-        name=item.name,
-        properties=item.properties,
-        message_id=item.message_id,
-        timestamp=item.at,
-        hostname=item.page.hostname if item.page else "",
-        path=item.page.path if item.page else "",
-    )
+def _event(visitor: Visitor, item, session: Session) -> dict:
+    return {
+        "environment_id": visitor.environment_id,
+        "public_id": ids.mint("evt"),
+        "session_id": session.pk,
+        "visitor_id": visitor.pk,
+        "user_id": visitor.user_id,
+        "kind": Event.Kind.BROWSER,
+        "name": item.name,
+        "properties": item.properties,
+        "message_id": item.message_id,
+        "timestamp": item.at,
+        "hostname": item.page.hostname if item.page else "",
+        "path": item.page.path if item.page else "",
+    }
 
 
 MAX_ATTEMPTS = 5
