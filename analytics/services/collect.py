@@ -11,6 +11,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from ascendkit_site import ids
 from identity.models import Environment
@@ -21,6 +22,7 @@ from ..enrichment.sources import PageUrl
 from ..enrichment.useragent import Device
 from ..items import URL_MAX, ItemRejected, item_page, item_properties, item_time, parse_client_time
 from ..models import BotHit, CollectBatch
+from .bulk import rows_insert
 from .collect_writer import BrowserBatch, RecordResult, browser_batches_write
 from .sessions import Client
 
@@ -122,10 +124,19 @@ def browser_batch_enqueue(*, batch: BrowserBatch) -> RecordResult:
             seen.add(item.message_id)
             fresh.append(item)
     if fresh:
-        CollectBatch.objects.create(
-            environment=batch.environment,
-            visitor_public_id=batch.visitor_public_id,
-            payload=batch_payload(batch.client, fresh),
+        # One row, one statement, no model instance: this is the whole write of a request.
+        rows_insert(
+            model=CollectBatch,
+            rows=[
+                {
+                    "environment_id": batch.environment.id,
+                    "visitor_public_id": batch.visitor_public_id,
+                    "received_at": timezone.now(),
+                    "payload": batch_payload(batch.client, fresh),
+                    "attempts": 0,
+                    "last_error": "",
+                }
+            ],
         )
     return RecordResult(accepted=len(fresh), duplicates=len(batch.items) - len(fresh))
 
