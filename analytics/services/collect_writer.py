@@ -98,7 +98,11 @@ def _works_by_visitor(batches: list[BrowserBatch]) -> dict[tuple[int, str], _Vis
 
 
 def _lock_visitors(works: dict[tuple[int, str], _VisitorWork]) -> None:
-    """Create the new visitors, then lock every visitor of the chunk in primary-key order."""
+    """Create the new visitors, then lock every visitor of the chunk in primary-key order.
+
+    New visitors are inserted in key order too: two writers inserting the same new
+    visitors wait on each other's keys, and a common order keeps that from deadlocking.
+    """
     Visitor.objects.bulk_create(
         [
             Visitor(
@@ -107,7 +111,7 @@ def _lock_visitors(works: dict[tuple[int, str], _VisitorWork]) -> None:
                 first_seen_at=work.first_at,
                 last_seen_at=work.last_at,
             )
-            for work in works.values()
+            for _, work in sorted(works.items())
         ],
         ignore_conflicts=True,
     )
