@@ -8,9 +8,10 @@ takes the next request, stamps `sentAt` with the clock, POSTs it and records the
 latency (send to last byte of the answer). No new request starts after the
 deadline; requests in flight are awaited. Without `--cycle` the run also ends when
 the list is used up (reported as `exhausted`): each item is sent once, as a browser
-would. The client keeps connections alive; gunicorn's sync workers close every
-connection after one answer anyway, so each request is also a TCP connect, as for a
-browser whose request is the first on a connection.
+would. The client keeps connections alive; gunicorn's sync workers (the default)
+close every connection after one answer anyway, so each request is also a TCP
+connect, as for a browser whose request is the first on a connection; gthread
+workers (`--threads` > 1) keep them open.
 
 It prints "started" when the timed phase begins (the parent samples CPU counters
 then) and writes its figures as JSON to --out. Besides the rates and latencies, the
@@ -106,7 +107,8 @@ async def run(args, prepared: list) -> dict:
                     totals["rejected"] += len(answer["rejected"])
                     if answer["accepted"] and not request.bot:
                         visitors.add(request.visitor)
-                        sessions.add(request.session)
+                        # A uniform-mix request can hold the end of one session and the next's start.
+                        sessions.update(range(request.session, request.session + request.sessions))
 
         await asyncio.gather(*(worker() for _ in range(args.concurrency)))
         elapsed = loop.time() - started

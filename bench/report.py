@@ -194,7 +194,13 @@ def _mode_lines(mode: str, figures: dict, derived: dict) -> list[str]:
         lines.append(
             f"traffic: {traffic.get('visitors'):,} visitors arriving over the run, {traffic.get('requests'):,} "
             "prepared requests, "
-            f"{traffic.get('items_per_request')} items/request, {traffic.get('bot_requests_pct')}% bot requests, "
+            f"{traffic.get('items_per_request')} items/request"
+            + (
+                f" ({traffic['multi_session_requests_pct']}% of requests span sessions)"
+                if traffic.get("multi_session_requests_pct")
+                else ""
+            )
+            + f", {traffic.get('bot_requests_pct')}% bot requests, "
             f"{traffic.get('body_bytes_mean')} bytes/body"
         )
     warm = figures.get("warmup")
@@ -361,6 +367,13 @@ def _comparison_lines(results: dict) -> list[str]:
     return lines
 
 
+BATCH_MIX_TITLES = {
+    "realistic": "realistic (a request holds one session's items, sizes mostly a few, ~2.2 items a request)",
+    "uniform": "uniform (every request 1..10 items, uniformly, the visitor's next items across session "
+    "boundaries, ~5.5 items a request)",
+}
+
+
 def summary_lines(results: dict) -> list[str]:
     derived = results.get("derived") or {}
     lines = ["", "=" * 100, "AscendKit collect benchmark", "=" * 100]
@@ -371,11 +384,17 @@ def summary_lines(results: dict) -> list[str]:
         f"{machine.get('pg_autovacuum')}, synchronous_commit {machine.get('pg_synchronous_commit')}; the bench "
         "ANALYZEs after the warm-up, as autovacuum would)"
     )
+    config = results.get("config") or {}
+    workers, threads = config.get("workers", 2), config.get("threads", 1)
+    serving = (
+        f"{workers} sync workers" if threads <= 1 else f"{workers} gthread workers × {threads} threads (keep-alive)"
+    )
     lines.append(
-        "setup: gunicorn 2 sync workers (no access log, tasks in-process), in queued mode plus one collect_writer; "
+        f"setup: gunicorn {serving} (no access log, tasks in-process), in queued mode plus one collect_writer; "
         "the load generator is a separate asyncio process on the same 2 cores and competes with them and "
         "PostgreSQL for them. Each mode runs in its own fresh copy of the migrated database."
     )
+    lines.append(f"batch mix: {BATCH_MIX_TITLES.get(config.get('batch_mix', 'realistic'), config.get('batch_mix'))}")
     for mode, figures in (results.get("modes") or {}).items():
         lines += _mode_lines(mode, figures, derived.get(mode) or {})
     lines += _comparison_lines(results)

@@ -1,6 +1,7 @@
 """`make bench`: `POST /v1/analytics/collect`, inline and queued: throughput, latency, a ceiling, a baseline.
 
     .venv/bin/python bench/run.py [--duration 20] [--mode inline|queued|both] [--quick] [--profile]
+        [--threads 1] [--batch-mix realistic|uniform]
 
 1. A fresh PostgreSQL database (dropped and recreated), migrated, one environment;
    each mode then runs in its own copy of it (`CREATE DATABASE … TEMPLATE`), so both
@@ -18,10 +19,12 @@
    a key, answered 401 before any database work: what Django and gunicorn cost on
    this machine right now.
 5. The timed ingestion run: realistic batched traffic from thousands of visitors
-   (bench/traffic.py), sent by a separate asyncio process (bench/loadgen.py), the
-   queue's backlog sampled every second; then the wait for the backlog to drain
-   (bounded), and the checks: rows stored against events accepted, visitors and
-   sessions against what the answered requests should have made.
+   (bench/traffic.py; `--batch-mix uniform`: 1..10 items a request, uniformly,
+   across session boundaries), sent by a separate asyncio process
+   (bench/loadgen.py), the queue's backlog sampled every second; then the wait
+   for the backlog to drain (bounded), and the checks: rows stored against events
+   accepted, visitors and sessions against what the answered requests should have
+   made.
 6. The COPY ceiling for the rows that run stored (bench/copy_ceiling.py).
 7. Stitching a visitor with 10,000 pageviews (bench/stitch.py).
 8. A query census of collect requests, and with `--profile` a cProfile breakdown
@@ -86,6 +89,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (>1: gthread workers)")
     parser.add_argument(
+        "--batch-mix",
+        choices=traffic.BATCH_MIXES,
+        default="realistic",
+        help="items per request: realistic (one session's items, mostly a few, ~2.2) or uniform (1..10 across "
+        "session boundaries, ~5.5); default realistic",
+    )
+    parser.add_argument(
         "--drain-timeout",
         type=float,
         default=DRAIN_TIMEOUT_SECONDS,
@@ -149,6 +159,7 @@ def run(args: argparse.Namespace, results: dict, workdir: Path, teardown: dict) 
         "concurrency": args.concurrency,
         "workers": args.workers,
         "threads": args.threads,
+        "batch_mix": args.batch_mix,
         "visitors": args.visitors,
         "drain_timeout_s": args.drain_timeout,
         "quick": quick,
@@ -171,7 +182,7 @@ def run(args: argparse.Namespace, results: dict, workdir: Path, teardown: dict) 
     for name in ("autovacuum", "synchronous_commit", "shared_buffers"):
         results["machine"][f"pg_{name}"] = database.server_setting(template, name)
 
-    warm_requests = traffic.build(seed=1, visitors=1000, requests=6000 if quick else 10000)
+    warm_requests = traffic.build(seed=1, visitors=1000, requests=6000 if quick else 10000, batch_mix=args.batch_mix)
     results["modes"] = {}
     mode_databases = {}
     for mode in args.modes:
@@ -286,8 +297,9 @@ def run_mode(
         visitors = min(args.visitors, max(500, wanted // 4))
         log(f"{mode}: traffic: preparing ~{wanted:,} requests from {visitors:,} visitors")
         began = time.perf_counter()
-        prepared = traffic.build(seed=2, visitors=visitors, requests=int(wanted * 1.15))
+        prepared = traffic.build(seed=2, visitors=visitors, requests=int(wanted * 1.15), batch_mix=args.batch_mix)
         figures["traffic"] = {
+            "batch_mix": args.batch_mix,
             "visitors": visitors,
             **traffic.describe(prepared),
             "prepared_in_s": round(time.perf_counter() - began, 1),

@@ -7,6 +7,19 @@ referrer (search, social, AI assistant, Hacker News, none…), UTM parameters on
 fifth of landings and an ad click ID now and then, further same-site pageviews, and a
 few `app.*` events. The SDK sends a session's items in batches of 1 to 10.
 
+Two batch mixes (`build(batch_mix=…)`):
+
+- `realistic`: a request's size is drawn from `_BATCH_SIZES` (mostly a few) and capped
+  by what is left of the current session, so a request holds one session's items and
+  requests carry about 2.2 items on average;
+- `uniform`: a request's size is drawn uniformly from 1..10 and filled with the
+  visitor's next items in time order, across session boundaries, as an SDK does when
+  it flushes a backlog kept while offline, or a busy single-page app between flushes.
+  About 5.5 items a request; a request can hold the end of one session and the start
+  of the next (the items keep their own timestamps, so the server still sessionises
+  them by the 30-minute gap). The visitor's sessions are made first, as many as the
+  drawn sizes need, then placed in the same six days with random gaps.
+
 Item timestamps are in the simulated past; `sentAt` is filled in at send time with
 the real clock, so the server's skew correction (stored = received − (sentAt −
 timestamp)) stores each item at its simulated time: sessions continue across
@@ -27,6 +40,7 @@ import json
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 
 from .config import SITE_ORIGIN
@@ -34,12 +48,15 @@ from .config import SITE_ORIGIN
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 SENT_AT_MARK = "\x01SENT_AT\x01"
 _SENT_AT_JSON = json.dumps(SENT_AT_MARK).encode()
+_EPOCH = datetime(1970, 1, 1)
 
 DAY = 86_400.0
 HISTORY_SECONDS = 6 * DAY  # browser items older than 7 days are rejected
 SESSION_GAP_MIN = 35 * 60.0  # longer than the default 30-minute session timeout
 VISIT_SPACING = 320  # requests of others between two of one visitor's (≫ connections in flight)
 SESSIONS_PER_VISITOR_MAX = 100_000  # spacing of the session numbers of two visitors
+BATCH_MIXES = ("realistic", "uniform")
+UNIFORM_BATCH_MAX = 10  # uniform mix: sizes 1..10, about 5.5 items a request
 
 
 class Prepared(NamedTuple):
@@ -52,6 +69,9 @@ class Prepared(NamedTuple):
     # can say how many visitors and sessions the answered requests should have made.
     visitor: int = -1
     session: int = -1
+    # The items belong to sessions session, session + 1, …, session + sessions - 1
+    # (more than one only in the uniform batch mix).
+    sessions: int = 1
 
 
 def body_with_sent_at(prepared: Prepared, sent_at: bytes) -> bytes:
@@ -516,7 +536,9 @@ def _session_items(rng: random.Random, tables: _Tables, start: float) -> tuple[l
     return items, at
 
 
-def _prepare(visitor: Visitor, address: Address, items: list[dict], *, number: int, session: int) -> Prepared:
+def _prepare(
+    visitor: Visitor, address: Address, items: list[dict], *, number: int, session: int, sessions: int = 1
+) -> Prepared:
     body = {
         "visitorId": visitor.public_id,
         "sentAt": SENT_AT_MARK,
@@ -544,12 +566,22 @@ def _prepare(visitor: Visitor, address: Address, items: list[dict], *, number: i
         bot=visitor.kind == "bot",
         visitor=number,
         session=session,
+        sessions=sessions,
     )
 
 
 def _visitor_requests(
-    rng: random.Random, tables: _Tables, visitor: Visitor, pool: list[Address], quota: int, now: float, number: int
+    rng: random.Random,
+    tables: _Tables,
+    visitor: Visitor,
+    pool: list[Address],
+    quota: int,
+    now: float,
+    number: int,
+    batch_mix: str = "realistic",
 ) -> list[Prepared]:
+    if batch_mix == "uniform":
+        return _visitor_requests_uniform(rng, tables, visitor, pool, quota, now, number)
     requests: list[Prepared] = []
     session = number * SESSIONS_PER_VISITOR_MAX
     sessions_expected = max(1.0, quota / 2.2)
@@ -570,8 +602,80 @@ def _visitor_requests(
     return requests
 
 
-def build(*, seed: int, visitors: int, requests: int, now: float | None = None) -> list[Prepared]:
-    """About `requests` requests from `visitors` visitors, in send order."""
+def _visitor_requests_uniform(
+    rng: random.Random, tables: _Tables, visitor: Visitor, pool: list[Address], quota: int, now: float, number: int
+) -> list[Prepared]:
+    """`quota` requests of 1..10 items (uniform), filled with the visitor's next items in time order.
+
+    The sessions are made as in `_visitor_requests` (35 minutes or more apart), as many
+    as the drawn sizes need, then placed in the last six days (up to ten minutes ago)
+    with random gaps, so every request carries its drawn size. A request does not stop
+    at the end of a session: it takes the next session's first items too, and is sent
+    from the address of its last item's session (where the device is when it flushes).
+    """
+    sizes = [rng.randint(1, UNIFORM_BATCH_MAX) for _ in range(quota)]
+    sessions: list[tuple[list[dict], float]] = []  # items stamped from 0, the last one's time
+    made = 0
+    while made < sum(sizes):
+        items, last = _session_items(rng, tables, 0.0)
+        sessions.append((items, last))
+        made += len(items)
+    window = HISTORY_SECONDS - 10 * 60
+    busy = sum(last for _, last in sessions) + SESSION_GAP_MIN * (len(sessions) - 1)
+    while busy > window:  # more sessions than six days hold: the last ones are not sent
+        _, last = sessions.pop()
+        busy -= last + SESSION_GAP_MIN
+    weights = [rng.expovariate(1.0) for _ in range(len(sessions) + 1)]
+    spare = (window - busy) / sum(weights)
+    at = now - HISTORY_SECONDS
+    address = visitor.home
+    stream: list[tuple[dict, int, Address]] = []  # (item, its session, its address), in time order
+    for index, ((items, last), weight) in enumerate(zip(sessions, weights, strict=False)):
+        at += weight * spare
+        if index and visitor.kind == "mobile" and rng.random() < 0.3:
+            address = rng.choice(pool)  # a phone changes networks between visits
+        session = number * SESSIONS_PER_VISITOR_MAX + index
+        for item in items:
+            item["timestamp"] = _iso(at + _seconds_since_epoch(item["timestamp"]))
+            stream.append((item, session, address))
+        at += last + SESSION_GAP_MIN
+
+    requests: list[Prepared] = []
+    taken = 0
+    for size in sizes:
+        batch = stream[taken : taken + size]
+        if len(batch) < size:
+            break
+        taken += size
+        first, last_session, sent_from = batch[0][1], batch[-1][1], batch[-1][2]
+        requests.append(
+            _prepare(
+                visitor,
+                sent_from,
+                [item for item, _, _ in batch],
+                number=number,
+                session=first,
+                sessions=last_session - first + 1,
+            )
+        )
+    return requests
+
+
+def _seconds_since_epoch(stamp: str) -> float:
+    """The inverse of `_iso`, to the millisecond."""
+    return (datetime.fromisoformat(stamp[:-1]) - _EPOCH).total_seconds()
+
+
+def build(
+    *, seed: int, visitors: int, requests: int, now: float | None = None, batch_mix: str = "realistic"
+) -> list[Prepared]:
+    """About `requests` requests from `visitors` visitors, in send order.
+
+    `batch_mix` is how items are put into requests: `realistic` (one session's items,
+    mostly a few) or `uniform` (1..10, across session boundaries); see the module's doc.
+    """
+    if batch_mix not in BATCH_MIXES:
+        raise ValueError(f"batch_mix must be one of {BATCH_MIXES}, not {batch_mix!r}")
     rng = random.Random(seed)
     tables = _Tables()
     pool = address_pool(random.Random(seed ^ 0x5EED))
@@ -584,7 +688,7 @@ def build(*, seed: int, visitors: int, requests: int, now: float | None = None) 
     for number, (person, weight) in enumerate(zip(people, weights, strict=True)):
         quota = max(1, round(weight * scale))
         position = rng.uniform(0, requests)  # when this visitor arrives
-        for prepared in _visitor_requests(rng, tables, person, pool, quota, now, number):
+        for prepared in _visitor_requests(rng, tables, person, pool, quota, now, number, batch_mix):
             ordered.append((position, prepared))
             position += VISIT_SPACING * rng.uniform(0.6, 1.4)
     ordered.sort(key=lambda pair: pair[0])
@@ -599,5 +703,8 @@ def describe(prepared: list[Prepared]) -> dict:
         "items": items,
         "items_per_request": round(items / max(1, len(prepared)), 2),
         "bot_requests_pct": round(100 * bots / max(1, len(prepared)), 1),
+        "multi_session_requests_pct": round(
+            100 * sum(1 for request in prepared if request.sessions > 1) / max(1, len(prepared)), 1
+        ),
         "body_bytes_mean": round(sum(len(r.head) + len(r.tail) + 24 for r in prepared) / max(1, len(prepared))),
     }
