@@ -8,7 +8,6 @@ address lives only in this request's memory, long enough for the geo lookup.
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.views import APIView
@@ -112,10 +111,56 @@ class CollectApi(CorsMixin, APIView):
     # The body is read by hand: beacons send JSON as text/plain.
     parser_classes: list = []
 
+    class InputSerializer(serializers.Serializer):
+        """Documents the body; items are validated by hand, each on its own."""
+
+        class Context(serializers.Serializer):
+            userAgent = serializers.CharField(required=False, help_text="Defaults to the request's User-Agent.")
+            locale = serializers.CharField(required=False, help_text="e.g. `en-US`.")
+            timezone = serializers.CharField(required=False, help_text="e.g. `Europe/Berlin`.")
+            screen = inline_serializer(
+                "CollectScreen",
+                fields={"width": serializers.IntegerField(), "height": serializers.IntegerField()},
+                required=False,
+            )
+
+            class Meta:
+                ref_name = "CollectContext"
+
+        class Item(serializers.Serializer):
+            type = serializers.ChoiceField(choices=["pageview", "track"])
+            messageId = serializers.CharField(
+                required=False, help_text="1–64 of `[A-Za-z0-9_-]`: the dedupe key within the environment."
+            )
+            timestamp = serializers.DateTimeField(
+                required=False, help_text="ISO 8601; corrected with `sentAt`; at most 7 days old."
+            )
+            url = serializers.CharField(
+                required=False, help_text="Absolute http(s) URL; required for pageviews. Only utm_* are kept."
+            )
+            referrer = serializers.CharField(required=False, help_text="Pageviews: `document.referrer`.")
+            title = serializers.CharField(required=False, help_text="Pageviews: the page title.")
+            name = serializers.CharField(required=False, help_text="Track items: `app.` + 1–200 of `[A-Za-z0-9_.:-]`.")
+            properties = serializers.DictField(required=False, help_text="Track items: a JSON object of ≤ 32 KiB.")
+
+            class Meta:
+                ref_name = "CollectItem"
+
+        envKey = serializers.CharField(required=False, help_text="The env key, when no header can be set (beacons).")
+        visitorId = serializers.CharField(
+            required=False, help_text="`vis_` + 16–64 of `[A-Za-z0-9]`; minted and returned when absent or invalid."
+        )
+        sentAt = serializers.DateTimeField(required=False, help_text="When the client sent the batch, on its clock.")
+        context = Context(required=False)
+        events = Item(many=True, help_text="1 to 100 items.")
+
+        class Meta:
+            ref_name = "CollectBatch"
+
     @extend_schema(
         operation_id="analytics_collect",
         summary="Collect browser pageviews and events",
-        request={"application/json": OpenApiTypes.OBJECT, "text/plain": OpenApiTypes.OBJECT},
+        request={"application/json": InputSerializer, "text/plain": InputSerializer},
         responses={
             202: _COLLECT_ANSWER,
             **error_responses(
