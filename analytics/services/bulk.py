@@ -22,8 +22,7 @@ def rows_update(*, model, objects: list, fields: list[str] | tuple[str, ...]) ->
         [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in columns] + [obj.pk]
         for obj in objects
     ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    _execute_rows(sql, rows)
 
 
 def rows_insert(*, model, rows: list[dict], ignore_conflicts: bool = False) -> None:
@@ -52,5 +51,13 @@ def rows_insert(*, model, rows: list[dict], ignore_conflicts: bool = False) -> N
         ]
         for row in rows
     ]
+    _execute_rows(sql, values)
+
+
+def _execute_rows(sql: str, rows: list[list]) -> None:
     with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
+        if len(rows) == 1:
+            # executemany opens a pipeline: for a single row that costs more than it saves.
+            cursor.execute(sql, rows[0])
+        else:
+            cursor.executemany(sql, rows)
