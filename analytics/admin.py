@@ -8,7 +8,7 @@ from django.contrib import admin
 
 from identity.admin import EnvironmentListFilter
 
-from .models import Attribution, BotHit, Event, OutboxEntry, Pageview, Session, Visitor
+from .models import Attribution, BotHit, CollectBatch, Event, OutboxEntry, Pageview, Session, Visitor
 
 ENVIRONMENT_FILTER = ("environment", EnvironmentListFilter)
 # Every environment's label is `org/project/env`: fetch those in the same query.
@@ -220,3 +220,14 @@ class OutboxEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Event name", ordering="event__name")
     def event_name(self, obj):
         return obj.event.name
+
+
+@admin.register(CollectBatch)
+class CollectBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Queued collect batches: normally gone within a second; a failed one stays with its error."""
+
+    list_display = ["id", "environment", "visitor_public_id", "received_at", "attempts", "last_error"]
+    list_filter = [ENVIRONMENT_FILTER, "attempts"]
+    search_fields = ["=visitor_public_id", "last_error"]
+    list_select_related = [ENVIRONMENT_PATH]
+    date_hierarchy = "received_at"

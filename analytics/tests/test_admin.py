@@ -10,10 +10,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics.models import Attribution, BotHit, Event, OutboxEntry, Pageview, Session, Visitor
+from analytics.models import Attribution, BotHit, CollectBatch, Event, OutboxEntry, Pageview, Session, Visitor
 from identity.models import EndUser
 
-MODELS = ["visitor", "session", "pageview", "event", "attribution", "bothit", "outboxentry"]
+MODELS = ["visitor", "session", "pageview", "event", "attribution", "bothit", "outboxentry", "collectbatch"]
 
 
 def record_traffic(environment, *, n=1, email="ada@example.com"):
@@ -68,6 +68,9 @@ def record_traffic(environment, *, n=1, email="ada@example.com"):
             path=f"/pricing/{i}",
         )
         OutboxEntry.objects.create(environment=environment, event=event)
+        CollectBatch.objects.create(
+            environment=environment, visitor_public_id=visitor.public_id, payload={"client": {}, "items": []}
+        )
     BotHit.objects.get_or_create(environment=environment, day=date.today() - timedelta(days=n), defaults={"count": 3})
     return visitor
 
@@ -159,6 +162,7 @@ def test_analytics_rows_cannot_be_added(admin_client, traffic, model):
         ("attribution", lambda: Attribution.objects.first()),
         ("bothit", lambda: BotHit.objects.first()),
         ("outboxentry", lambda: OutboxEntry.objects.first()),
+        ("collectbatch", lambda: CollectBatch.objects.first()),
     ],
 )
 def test_analytics_rows_are_shown_but_cannot_be_changed(admin_client, traffic, model, get_object):
