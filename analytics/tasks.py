@@ -10,6 +10,9 @@ from .services.stitching import visitor_stitch, visitors_pending_stitch
 # a bug, and the periodic sweeps pick the work up again once it is fixed.
 RETRY_ON = (DatabaseError,)
 
+# Chunks of queued collect batches one sweep writes at most (a chunk is up to 500).
+COLLECT_SWEEP_CHUNKS = 20
+
 
 @shared_task(autoretry_for=RETRY_ON, retry_backoff=5, retry_backoff_max=300, retry_jitter=True, max_retries=8)
 def stitch_visitor(visitor_id: int) -> dict:
@@ -46,3 +49,21 @@ def purge_anonymous_visitors() -> dict:
     from .services.deletion import visitors_purge_anonymous
 
     return visitors_purge_anonymous().as_dict()
+
+
+@shared_task
+def collect_queue_sweep() -> int:
+    """Write queued collect batches that are waiting (CELERY_BEAT_SCHEDULE); returns how many.
+
+    `collect_writer` normally empties the queue within a second. This sweep keeps
+    queued data flowing, a few chunks a minute, when no writer is running.
+    """
+    from .services.collect_writer import collect_queue_drain
+
+    written = 0
+    for _ in range(COLLECT_SWEEP_CHUNKS):
+        taken = collect_queue_drain()
+        written += taken
+        if not taken:
+            break
+    return written

@@ -143,6 +143,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=5),
         "options": {"expires": 60 * 4},
     },
+    "sweep-collect-queue": {
+        "task": "analytics.tasks.collect_queue_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 50},
+    },
     "dispatch-event-outbox": {
         "task": "analytics.tasks.outbox_dispatch",
         "schedule": timedelta(minutes=1),

@@ -175,3 +175,13 @@ def test_two_writers_at_once_store_every_item_once_in_the_right_sessions(api, te
     for visitor in Visitor.objects.all():
         session = Session.objects.get(visitor=visitor)
         assert (session.pageview_count, session.entry_path, session.exit_path) == (5, "/0", "/4")
+
+
+def test_the_periodic_sweep_writes_what_no_writer_took(api, tenant):
+    from analytics.tasks import collect_queue_sweep
+
+    for visitor in (VISITOR_A, VISITOR_B):
+        send(api, tenant, batch([pageview()], visitor_id=visitor))
+
+    assert collect_queue_sweep.delay().get() == 2
+    assert Pageview.objects.count() == 2 and CollectBatch.objects.count() == 0
