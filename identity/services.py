@@ -119,20 +119,25 @@ def _password_validate(*, password: str, user: EndUser) -> None:
         raise ApiError("weak_password", " ".join(error.messages)) from None
 
 
-def _builtin_event(*, user: EndUser, name: str, at: datetime | None = None) -> None:
+def _builtin_event(*, user: EndUser, name: str, at: datetime | None = None, visitor=None) -> None:
     # Imported here: analytics depends on identity's models, not the other way round.
     from analytics.services.events import event_record_builtin
 
-    event_record_builtin(user=user, name=name, at=at)
+    event_record_builtin(user=user, name=name, at=at, visitor=visitor)
 
 
-def _visitor_link(*, environment: Environment, user: EndUser, visitor_id: str | None, signup: bool) -> None:
-    """Link the browser's visitor to the user; a malformed visitor ID is ignored, not an error."""
+def _visitor_link(*, environment: Environment, user: EndUser, visitor_id: str | None, signup: bool):
+    """Link the browser's visitor to the user and return it when it is the user's.
+
+    A malformed visitor ID is ignored, not an error; a visitor of another user
+    stays theirs (the link is refused and counted) and is not returned.
+    """
     if not ids.is_visitor_id(visitor_id):
-        return
+        return None
     from analytics.services.stitching import visitor_link
 
-    visitor_link(environment=environment, user=user, visitor_public_id=visitor_id, signup=signup)
+    result = visitor_link(environment=environment, user=user, visitor_public_id=visitor_id, signup=signup)
+    return result.visitor if result.linked else None
 
 
 def _email_taken() -> ApiError:
@@ -180,13 +185,14 @@ def user_signup(
                 user.save(force_insert=True)
         except IntegrityError:
             raise _email_taken() from None
-        _builtin_event(user=user, name="user.created", at=user.created_at)
+        # The built-in events name the browser they happened on.
+        visitor = _visitor_link(environment=environment, user=user, visitor_id=visitor_id, signup=True)
+        _builtin_event(user=user, name="user.created", at=user.created_at, visitor=visitor)
         if waitlisted:
-            _builtin_event(user=user, name="user.waitlisted", at=user.created_at)
+            _builtin_event(user=user, name="user.waitlisted", at=user.created_at, visitor=visitor)
             raw_token = None
         else:
             raw_token = user_token_issue(user=user)
-        _visitor_link(environment=environment, user=user, visitor_id=visitor_id, signup=True)
     return user, raw_token
 
 
@@ -221,8 +227,8 @@ def user_login(
         user.last_login_at = now
         user.save(update_fields=["last_login_at"])
         raw_token = user_token_issue(user=user)
-        _builtin_event(user=user, name="user.login", at=now)
-        _visitor_link(environment=environment, user=user, visitor_id=visitor_id, signup=False)
+        visitor = _visitor_link(environment=environment, user=user, visitor_id=visitor_id, signup=False)
+        _builtin_event(user=user, name="user.login", at=now, visitor=visitor)
     return user, raw_token
 
 

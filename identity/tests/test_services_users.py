@@ -1,7 +1,5 @@
 """End-user services: signup, login, logout, approval, tokens, visitor linking."""
 
-import sys
-import types
 from datetime import UTC, datetime
 
 import pytest
@@ -23,11 +21,17 @@ VISITOR_ID = "vis_0Q2xAbCdEfGhIjKlMnOp"
 
 @pytest.fixture
 def links(monkeypatch):
-    """Calls of `visitor_link`, recorded in place of the stitching module."""
+    """Calls of `visitor_link`, recorded on their way to the real one."""
+    from analytics.services import stitching
+
     calls = []
-    stitching = types.ModuleType("analytics.services.stitching")
-    stitching.visitor_link = lambda **kwargs: calls.append(kwargs)
-    monkeypatch.setitem(sys.modules, "analytics.services.stitching", stitching)
+    real_link = stitching.visitor_link
+
+    def recorded(**kwargs):
+        calls.append(kwargs)
+        return real_link(**kwargs)
+
+    monkeypatch.setattr(stitching, "visitor_link", recorded)
     return calls
 
 
