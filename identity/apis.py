@@ -5,19 +5,18 @@ calls one service and answers with its OutputSerializer. Errors are ApiErrors in
 the SPEC's shape, rendered by `ascendkit_site.errors.api_exception_handler`.
 """
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from analytics.enrichment.client_ip import client_ip
 from ascendkit_site import ids
+from ascendkit_site.api import KeyedApi
 from ascendkit_site.cors import CorsMixin
 from ascendkit_site.errors import ApiError
 from ascendkit_site.jsonbody import read_json_object
-from ascendkit_site.openapi import KeyAuthSchema, error_responses
+from ascendkit_site.openapi import error_responses
 
 from .auth import authenticate_env_key, authenticate_secret_key, authenticate_user_token
 from .models import EndUser
@@ -74,23 +73,8 @@ TOKEN_ERRORS = {
 # --- Views ----------------------------------------------------------------------------
 
 
-class IdentityApi(CorsMixin, APIView):
-    """Shared by the views below: CORS for browsers, the schema of their keys, the body limits."""
-
-    schema = KeyAuthSchema()
-    auth_schemes: tuple[str, ...] = ()
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        # Views that ignore the body refuse an oversized one all the same, so every
-        # endpoint keeps the one limit of SPEC 4.
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > settings.COLLECT_MAX_BODY_BYTES:
-            raise ApiError(
-                "payload_too_large",
-                f"The body is larger than {settings.COLLECT_MAX_BODY_BYTES // 1024} KiB.",
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
+class IdentityApi(CorsMixin, KeyedApi):
+    """Shared by the views below: CORS for browsers, and a validated JSON body."""
 
     def input(self, request) -> dict:
         """The JSON object body, validated by the view's InputSerializer."""

@@ -2,14 +2,13 @@
 
 The path is shared with the profile (`GET /v1/users/{id}`), and one URL serves one
 view, so the handler is offered as `UserErasureMixin`: the profile view inherits
-its `delete`. `UserErasureApi` is the same handler as a view of its own.
+its `delete`.
 """
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ascendkit_site.errors import ApiError
 from ascendkit_site.openapi import error_responses
@@ -74,7 +73,3 @@ class UserErasureMixin:
     )
     def delete(self, request, user_id: str):
         return user_erase_response(request, user_id)
-
-
-class UserErasureApi(UserErasureMixin, APIView):
-    pass

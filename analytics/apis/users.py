@@ -10,12 +10,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from ascendkit_site import ids
+from ascendkit_site.api import KeyedApi
 from ascendkit_site.errors import ApiError
 from ascendkit_site.jsonbody import read_json_object
-from ascendkit_site.openapi import KeyAuthSchema, error_responses
+from ascendkit_site.openapi import error_responses
 from identity.auth import authenticate_secret_key
 from identity.models import EndUser, Environment
 from identity.selectors import end_user_get
@@ -40,8 +40,7 @@ def _user_or_404(environment: Environment, public_id: str) -> EndUser:
     return user
 
 
-class SecretKeyApi(APIView):
-    schema = KeyAuthSchema()
+class SecretKeyApi(KeyedApi):
     auth_schemes = ("secretKey",)
 
 

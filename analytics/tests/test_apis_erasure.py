@@ -1,23 +1,12 @@
-"""`DELETE /v1/users/{id}`.
-
-Most tests route the erasure view through this module's own URLconf, so they do not
-depend on which view serves `users/<id>` in the project; the last tests go through
-the project's URLconf, where the profile view carries `UserErasureMixin`.
-"""
+"""`DELETE /v1/users/{id}`: served by the profile view, which carries `UserErasureMixin`."""
 
 import pytest
-from django.urls import path
 from drf_spectacular.generators import SchemaGenerator
 
-from analytics.apis.erasure import UserErasureApi
 from analytics.models import Pageview, Visitor
 from identity.models import EndUser
 
 from .factories import EndUserFactory, PageviewFactory, SessionFactory, VisitorFactory
-
-urlpatterns = [path("v1/users/<str:user_id>", UserErasureApi.as_view())]
-
-erasure_urls = pytest.mark.urls(__name__)
 
 
 def secret(tenant) -> dict:
@@ -33,7 +22,6 @@ def user(tenant):
     return user
 
 
-@erasure_urls
 def test_it_erases_the_user_and_answers_the_receipt(api, tenant, user):
     response = api.delete(f"/v1/users/{user.public_id}", **secret(tenant))
 
@@ -43,7 +31,6 @@ def test_it_erases_the_user_and_answers_the_receipt(api, tenant, user):
     assert not Pageview.objects.filter(path="/erasure-api").exists()
 
 
-@erasure_urls
 def test_it_answers_404_for_an_unknown_user(api, tenant, user):
     response = api.delete("/v1/users/usr_0000000000000000", **secret(tenant))
 
@@ -51,7 +38,6 @@ def test_it_answers_404_for_an_unknown_user(api, tenant, user):
     assert response.json()["error"]["code"] == "not_found"
 
 
-@erasure_urls
 def test_it_answers_404_for_another_environments_user_and_keeps_it(api, tenant, other_tenant, user):
     response = api.delete(f"/v1/users/{user.public_id}", **secret(other_tenant))
 
@@ -61,7 +47,6 @@ def test_it_answers_404_for_another_environments_user_and_keeps_it(api, tenant, 
     assert Visitor.objects.filter(user=user).exists()
 
 
-@erasure_urls
 def test_it_refuses_the_env_key(api, tenant, user):
     response = api.delete(f"/v1/users/{user.public_id}", HTTP_AUTHORIZATION=f"Bearer {tenant.env_key}")
 
@@ -70,7 +55,6 @@ def test_it_refuses_the_env_key(api, tenant, user):
     assert EndUser.objects.filter(pk=user.pk).exists()
 
 
-@erasure_urls
 def test_it_answers_401_without_a_key(api, user):
     response = api.delete(f"/v1/users/{user.public_id}")
 
@@ -79,7 +63,6 @@ def test_it_answers_401_without_a_key(api, user):
     assert EndUser.objects.filter(pk=user.pk).exists()
 
 
-@erasure_urls
 def test_it_answers_401_for_an_unknown_secret_key(api, user):
     response = api.delete(f"/v1/users/{user.public_id}", HTTP_AUTHORIZATION="Bearer sk_" + "x" * 40)
 
@@ -88,21 +71,24 @@ def test_it_answers_401_for_an_unknown_secret_key(api, user):
 
 
 def test_the_schema_documents_the_receipt():
-    schema = SchemaGenerator(patterns=urlpatterns).get_schema(request=None, public=True)
+    schema = SchemaGenerator().get_schema(request=None, public=True)
 
     operation = schema["paths"]["/v1/users/{user_id}"]["delete"]
     assert operation["operationId"] == "users_erase"
     assert set(operation["responses"]) == {"200", "401", "403", "404"}
 
 
-# --- Through the project's URLconf ----------------------------------------------------
+def test_it_refuses_an_oversized_body(api, tenant, user):
+    response = api.delete(
+        f"/v1/users/{user.public_id}",
+        data=b"x" * (513 * 1024),
+        content_type="application/json",
+        **secret(tenant),
+    )
 
-
-def test_the_project_serves_delete_on_the_user_path(api, tenant, user):
-    response = api.delete(f"/v1/users/{user.public_id}", **secret(tenant))
-
-    assert response.status_code == 200
-    assert response.json()["deleted"]["users"] == 1
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+    assert EndUser.objects.filter(pk=user.pk).exists()
 
 
 def test_the_project_schema_lists_delete_on_the_user_path(api):
