@@ -87,7 +87,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="simulated visitors at most (fewer in a short or slow run: about four requests each)",
     )
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (>1: gthread workers)")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads per gunicorn worker (default 4: gthread workers; 1: sync)"
+    )
     parser.add_argument(
         "--batch-mix",
         choices=traffic.BATCH_MIXES,
