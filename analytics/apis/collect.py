@@ -10,9 +10,9 @@ from django.http import JsonResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.views import APIView
 
 from ascendkit_site import ids
+from ascendkit_site.api import KeyedApi
 from ascendkit_site.cors import CorsMixin
 from ascendkit_site.jsonbody import read_batch_items, read_json_object
 from ascendkit_site.openapi import error_responses
@@ -107,7 +107,8 @@ _COLLECT_ANSWER = inline_serializer(
 )
 
 
-class CollectApi(CorsMixin, APIView):
+class CollectApi(CorsMixin, KeyedApi):
+    auth_schemes = ("envKey",)
     # The body is read by hand: beacons send JSON as text/plain.
     parser_classes: list = []
 

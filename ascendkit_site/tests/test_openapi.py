@@ -83,3 +83,10 @@ def test_the_docs_assets_are_served_from_static(client, page):
         response = client.get(urlsplit(url).path)
         assert response.status_code == 200, url
         assert b"".join(response.streaming_content if response.streaming else [response.content])
+
+
+def test_the_schema_names_the_key_each_endpoint_takes(api):
+    paths = api.get("/v1/schema", HTTP_ACCEPT="application/json").json()["paths"]
+
+    assert paths["/v1/analytics/collect"]["post"]["security"] == [{"envKey": []}]
+    assert paths["/v1/users/{user_id}"]["get"]["security"] == [{"secretKey": []}]
