@@ -10,6 +10,29 @@ from rest_framework.views import exception_handler
 RETRY_AFTER_SECONDS = 5
 
 
+class ApplicationError(Exception):
+    """A domain error raised by services and selectors: a `code` and a human message.
+
+    Services know nothing of HTTP; `api_exception_handler` turns the code into a
+    status with `STATUS_BY_CODE` (400 for a code it does not list).
+    """
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+STATUS_BY_CODE = {
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "email_taken": status.HTTP_409_CONFLICT,
+    "invalid_credentials": status.HTTP_401_UNAUTHORIZED,
+    "waitlisted": status.HTTP_403_FORBIDDEN,
+    "forbidden": status.HTTP_403_FORBIDDEN,
+    "rate_limited": status.HTTP_429_TOO_MANY_REQUESTS,
+}
+
+
 class ApiError(exceptions.APIException):
     """An error answered to the client as-is, with its own code and status."""
 
@@ -69,6 +92,9 @@ def api_exception_handler(exc, context):
     """DRF's handler, reshaped; database outages become 503 with Retry-After."""
     if isinstance(exc, ApiError):
         return Response(error_body(exc.code, exc.message), status=exc.status_code, headers=exc.headers)
+    if isinstance(exc, ApplicationError):
+        status_code = STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST)
+        return Response(error_body(exc.code, exc.message), status=status_code)
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is unreachable: the client keeps its items and retries.
         unavailable = ServiceUnavailable()
