@@ -5,6 +5,7 @@ real Redis broker when DATABASE_URL and REDIS_URL are set (as CI does).
 """
 
 import json
+import threading
 
 import pytest
 from django.conf import settings as django_settings
@@ -96,3 +97,38 @@ def db_dump(db):
         return "\n".join(chunks)
 
     return dump
+
+
+def _run_together(*functions, timeout: float = 60):
+    """Run the functions in threads that start at once; their results, in order.
+
+    Each thread closes its own database connection when done. Any exception in a
+    thread fails the test, with the first one raised here.
+    """
+    barrier = threading.Barrier(len(functions))
+    results, errors = [None] * len(functions), []
+
+    def run(index, function):
+        try:
+            barrier.wait()
+            results[index] = function()
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread did not finish in time"
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.fixture
+def run_together():
+    """`run_together(f, g, …)`: call the functions concurrently, for races on PostgreSQL."""
+    return _run_together

@@ -1,19 +1,66 @@
-"""The rules every client item is judged by, in collect and in `POST /v1/events`.
+"""Client items: their types, and the rules each is judged by, in collect and `POST /v1/events`.
 
-An item that breaks one is rejected on its own (`ItemRejected.reason` is the code
-the client sees); the good items of the same batch are stored.
+An item that breaks a rule is rejected on its own (`ItemRejected.reason` is the
+code the client sees); the good items of the same batch are stored. The types are
+what parsing (`services.collect`) hands to the writer (`services.collect_writer`).
 """
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from identity.models import Environment
+
 from .cleaning import clean_json, clean_text
-from .enrichment.sources import PageUrl, parse_page_url
+from .enrichment.geo import Place
+from .enrichment.sources import PageUrl, Traffic, parse_page_url
+from .enrichment.useragent import Device
 
 URL_MAX = 2048
+
+
+@dataclass(frozen=True)
+class Client:
+    """What a collect request tells of the device and place it came from, enriched."""
+
+    device: Device
+    place: Place
+    screen_width: int | None = None
+    screen_height: int | None = None
+    locale: str = ""
+    time_zone: str = ""
+
+
+@dataclass(frozen=True)
+class BrowserItem:
+    """A valid collect item: a pageview (with its source worked out) or a track event."""
+
+    index: int
+    message_id: str
+    at: datetime
+    page: PageUrl | None  # the page it happened on; required for pageviews
+    traffic: Traffic | None = None  # pageviews: referrer, source, medium, channel
+    referrer: str = ""
+    title: str = ""
+    name: str = ""  # set for track items only
+    properties: dict = field(default_factory=dict)
+
+    @property
+    def is_pageview(self) -> bool:
+        return not self.name
+
+
+@dataclass
+class BrowserBatch:
+    """One collect request's valid items, for one visitor, from one client."""
+
+    environment: Environment
+    visitor_public_id: str
+    items: list[BrowserItem]
+    client: Client
 
 
 class ItemRejected(ValueError):

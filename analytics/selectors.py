@@ -49,12 +49,6 @@ def user_profile(*, user: EndUser) -> UserProfile:
     later signed up or logged in on.
     """
     environment_id = user.environment_id
-    touches = {
-        touch.pk: touch
-        for touch in Attribution.objects.filter(
-            environment_id=environment_id, pk__in=[pk for pk in (user.first_touch_id, user.signup_touch_id) if pk]
-        )
-    }
     visitor_ids = list(
         Visitor.objects.filter(environment_id=environment_id, user=user)
         .order_by("first_seen_at", "pk")
@@ -67,8 +61,8 @@ def user_profile(*, user: EndUser) -> UserProfile:
     pre_signup_events = Event.objects.filter(environment_id=environment_id, user=user).filter(before_signup).count()
     return UserProfile(
         user=user,
-        first_touch=touches.get(user.first_touch_id),
-        signup_touch=touches.get(user.signup_touch_id),
+        first_touch=user_first_touch(user=user),
+        signup_touch=user_signup_touch(user=user),
         visitor_ids=visitor_ids,
         stats=UserStats(
             sessions=Session.objects.filter(environment_id=environment_id, user=user).count(),
@@ -77,6 +71,44 @@ def user_profile(*, user: EndUser) -> UserProfile:
             pre_signup_events=pre_signup_events,
         ),
     )
+
+
+def user_first_touch(*, user: EndUser) -> Attribution | None:
+    """The earliest first touch among all the user's visitors (SPEC 5, Stitching rule 2).
+
+    Read through `Visitor.user`, which the linking request sets, so the touch is
+    known at once, before the history rewrite has run.
+    """
+    return (
+        Attribution.objects.filter(
+            environment_id=user.environment_id, kind=Attribution.Kind.FIRST_TOUCH, visitor__user=user
+        )
+        .order_by("at", "pk")
+        .first()
+    )
+
+
+def user_signup_touch(*, user: EndUser) -> Attribution | None:
+    """The source of the session the user signed up in (rule 3), once stitching has found it.
+
+    Signup records which visitor it happened on; the row gets its session when that
+    session's pageviews have arrived and the stitch has run.
+    """
+    return Attribution.objects.filter(
+        environment_id=user.environment_id, user=user, kind=Attribution.Kind.SIGNUP_TOUCH, session__isnull=False
+    ).first()
+
+
+def stored_message_ids(*, environment_id: int, message_ids) -> set[str]:
+    """Which of these message IDs the environment has stored, as a pageview or an event.
+
+    The one dedupe key of an environment (SPEC 3), shared by collect and business events.
+    """
+    if not message_ids:
+        return set()
+    pageviews = Pageview.objects.filter(environment_id=environment_id, message_id__in=message_ids)
+    events = Event.objects.filter(environment_id=environment_id, message_id__in=message_ids)
+    return set(pageviews.values_list("message_id", flat=True).union(events.values_list("message_id")))
 
 
 class InvalidCursor(ValueError):

@@ -3,6 +3,8 @@
 from celery import shared_task
 from django.db import DatabaseError
 
+from .services.collect import collect_queue_drain
+from .services.deletion import visitors_purge_anonymous
 from .services.outbox import outbox_dispatch_pending
 from .services.stitching import visitor_stitch, visitors_pending_stitch
 
@@ -46,8 +48,6 @@ def purge_anonymous_visitors() -> dict:
 
     No retry: it is idempotent, and the next day's run finishes what a failed one left.
     """
-    from .services.deletion import visitors_purge_anonymous
-
     return visitors_purge_anonymous().as_dict()
 
 
@@ -58,8 +58,6 @@ def collect_queue_sweep() -> int:
     `collect_writer` normally empties the queue within a second. This sweep keeps
     queued data flowing, a few chunks a minute, when no writer is running.
     """
-    from .services.collect_writer import collect_queue_drain
-
     written = 0
     for _ in range(COLLECT_SWEEP_CHUNKS):
         taken = collect_queue_drain()

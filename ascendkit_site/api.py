@@ -1,10 +1,9 @@
 """The base of the API's views that authenticate with keys in code."""
 
 from django.conf import settings
-from rest_framework import status
 from rest_framework.views import APIView
 
-from .errors import ApiError
+from .jsonbody import body_too_large, read_json_object
 from .openapi import KeyAuthSchema
 
 
@@ -20,10 +19,19 @@ class KeyedApi(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        # The one check of the declared length, before anything reads the body.
         length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > settings.COLLECT_MAX_BODY_BYTES:
-            raise ApiError(
-                "payload_too_large",
-                f"The body is larger than {settings.COLLECT_MAX_BODY_BYTES // 1024} KiB.",
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            )
+        if not (length.isascii() and length.isdigit()) or int(length) > settings.COLLECT_MAX_BODY_BYTES:
+            raise body_too_large()
+
+    def input(self, request) -> dict:
+        """The JSON object body, validated by the view's InputSerializer."""
+        serializer = self.InputSerializer(data=read_json_object(request))
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class SecretKeyApi(KeyedApi):
+    """A server API: the secret key (`identity.auth.authenticate_secret_key`)."""
+
+    auth_schemes = ("secretKey",)

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -56,13 +56,6 @@ class ServiceUnavailable(ApiError):
 
 def error_body(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
-
-
-def error_response(code: str, message: str, status_code: int, headers=None) -> JsonResponse:
-    response = JsonResponse(error_body(code, message), status=status_code)
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
 
 
 _DRF_CODES = {

@@ -14,6 +14,11 @@ TIME_WIDTH = 8  # 62**8 ms is ~6,900 years
 VISITOR_ID_RE = re.compile(r"vis_[A-Za-z0-9]{16,64}")
 USER_ID_RE = re.compile(r"usr_[A-Za-z0-9]{16,64}")
 MESSAGE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Credentials, checked for shape before any lookup: a NUL or a lone surrogate in a
+# header or body must never reach a query.
+ENV_KEY_RE = re.compile(r"env_[A-Za-z0-9]{24,64}")
+SECRET_KEY_RE = re.compile(r"sk_[A-Za-z0-9]{32,64}")
+USER_TOKEN_RE = re.compile(r"ust_[A-Za-z0-9_-]{32,128}")
 
 
 def random_base62(length: int) -> str:
@@ -44,3 +49,15 @@ def is_user_id(value) -> bool:
 
 def is_message_id(value) -> bool:
     return isinstance(value, str) and MESSAGE_ID_RE.fullmatch(value) is not None
+
+
+def is_env_key(value) -> bool:
+    return isinstance(value, str) and ENV_KEY_RE.fullmatch(value) is not None
+
+
+def is_secret_key(value) -> bool:
+    return isinstance(value, str) and SECRET_KEY_RE.fullmatch(value) is not None
+
+
+def is_user_token(value) -> bool:
+    return isinstance(value, str) and USER_TOKEN_RE.fullmatch(value) is not None

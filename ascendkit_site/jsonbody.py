@@ -9,14 +9,15 @@ from .errors import ApiError
 
 
 def read_json_object(request, *, content_types: tuple[str, ...] = ("application/json",)) -> dict:
-    """The body as a JSON object, or an ApiError: 413, 415 or 400."""
-    declared_length = request.META.get("CONTENT_LENGTH") or "0"
+    """The body as a JSON object, or an ApiError: 413, 415 or 400.
+
+    The declared length was checked before the view ran (`KeyedApi.initial`); this
+    checks what arrived, for a body sent without a length.
+    """
     limit = settings.COLLECT_MAX_BODY_BYTES
-    if not declared_length.isdigit() or int(declared_length) > limit:
-        raise _too_large(limit)
     body = request.body
     if len(body) > limit:
-        raise _too_large(limit)
+        raise body_too_large()
     content_type = request.META.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if content_type not in content_types:
         raise ApiError(
@@ -33,7 +34,8 @@ def read_json_object(request, *, content_types: tuple[str, ...] = ("application/
     return payload
 
 
-def _too_large(limit: int) -> ApiError:
+def body_too_large() -> ApiError:
+    limit = settings.COLLECT_MAX_BODY_BYTES
     return ApiError(
         "payload_too_large", f"The body is larger than {limit // 1024} KiB.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     )

@@ -2,7 +2,8 @@
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 SECURITY_SCHEMES = {
@@ -33,15 +34,20 @@ class KeyAuthSchema(AutoSchema):
     """
 
     def get_auth(self):
-        schemes = getattr(self.view, "auth_schemes", ())
-        for name in schemes:
-            self.registry.register_on_missing(
-                ResolvedComponent(
-                    name=name, type=ResolvedComponent.SECURITY_SCHEMA, object=name, schema=SECURITY_SCHEMES[name]
+        # A view takes one set of keys (`auth_schemes`), or one of several
+        # (`auth_alternatives`); within a set, every key is needed together.
+        alternatives = getattr(self.view, "auth_alternatives", None) or (getattr(self.view, "auth_schemes", ()),)
+        requirements = []
+        for schemes in alternatives:
+            for name in schemes:
+                self.registry.register_on_missing(
+                    ResolvedComponent(
+                        name=name, type=ResolvedComponent.SECURITY_SCHEMA, object=name, schema=SECURITY_SCHEMES[name]
+                    )
                 )
-            )
-        # One requirement naming every scheme: all of them are needed together.
-        return [dict.fromkeys(schemes, [])] if schemes else []
+            if schemes:
+                requirements.append(dict.fromkeys(schemes, []))
+        return requirements
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -63,3 +69,13 @@ class ErrorSerializer(serializers.Serializer):
 def error_responses(described: dict[int, str]) -> dict[int, OpenApiResponse]:
     """Error responses for `extend_schema`, each in the one error shape."""
     return {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}
+
+
+SECRET_KEY_ERRORS = {
+    401: "The secret key is missing, unknown or rotated.",
+    403: "A key of the wrong kind (`wrong_key_kind`) or an env key of another environment (`key_mismatch`).",
+}
+
+USER_PATH_PARAMETER = OpenApiParameter(
+    "user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The user's `usr_…` ID."
+)

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
-from .models import EndUser, Environment, Membership, Organization, Project, UserToken
+from .models import Environment, Membership, Organization, Project, UserToken
 from .selectors import clear_environment_cache
 from .services import environment_rotate_secret_key
 
@@ -241,52 +241,6 @@ class TokenStateFilter(admin.SimpleListFilter):
         if self.value() == "revoked":
             return queryset.filter(revoked_at__isnull=False)
         return queryset
-
-
-@admin.register(EndUser)
-class EndUserAdmin(admin.ModelAdmin):
-    list_display = ["public_id", "email", "name", "status", "environment", "created_at", "approved_at", "last_login_at"]
-    list_filter = [("environment", EnvironmentListFilter), "status"]
-    search_fields = ["=public_id", "email", "name"]
-    list_select_related = ["environment__project__organization"]
-    date_hierarchy = "created_at"
-    # The password hash never leaves the database.
-    exclude = ["password"]
-    # Status changes go through the approve action, which records `user.waitlist_approved`;
-    # the environment is fixed because every row of the user belongs to it.
-    readonly_fields = [
-        "public_id",
-        "environment",
-        "status",
-        "created_at",
-        "approved_at",
-        "last_login_at",
-        "first_touch",
-        "signup_touch",
-        "link_conflicts",
-    ]
-    actions = ["approve_waitlisted"]
-
-    def has_add_permission(self, request):
-        # End users sign up through the API, which records `user.created` and hashes
-        # their password; a row made here would have neither.
-        return False
-
-    @admin.action(description="Approve selected waitlisted users", permissions=["change"])
-    def approve_waitlisted(self, request, queryset):
-        # Imported here: the service module imports models and tasks that load after the admin.
-        from identity.services import user_approve
-
-        approved = 0
-        for user in queryset.filter(status=EndUser.Status.WAITLISTED).order_by("pk"):
-            user_approve(user=user)
-            self.log_change(request, user, "Approved from the waitlist.")
-            approved += 1
-        skipped = queryset.count() - approved
-        message = f"Approved {approved} waitlisted user{'s' if approved != 1 else ''}."
-        if skipped:
-            message += f" {skipped} {'was' if skipped == 1 else 'were'} not waitlisted and stayed as they were."
-        self.message_user(request, message, messages.SUCCESS if approved else messages.WARNING)
 
 
 @admin.register(UserToken)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from rest_framework import status
 
+from ascendkit_site import ids
 from ascendkit_site.errors import ApiError
 
 from .models import EndUser, Environment, UserToken
@@ -46,7 +47,8 @@ def authenticate_env_key(request, body: dict | None = None) -> Environment:
         raise _unauthorized("missing_key", "Send the environment's env key in X-AscendKit-Env-Key.")
     if key.startswith("sk_"):
         raise _forbidden("wrong_key_kind", "This endpoint takes the public env key, never the secret key.")
-    environment = environment_for_env_key(env_key=key)
+    # A malformed key (a NUL, a lone surrogate, a wrong shape) is unknown without a query.
+    environment = environment_for_env_key(env_key=key) if ids.is_env_key(key) else None
     if environment is None:
         raise _unauthorized("invalid_key", "The env key is unknown.")
     if not environment.origin_allowed(request.META.get("HTTP_ORIGIN")):
@@ -63,7 +65,7 @@ def authenticate_secret_key(request) -> Environment:
         raise _forbidden("wrong_key_kind", "This endpoint takes the secret key, not the env key.")
     if not token.startswith("sk_"):
         raise _forbidden("wrong_key_kind", "This endpoint takes the environment's secret key.")
-    environment = environment_for_secret_key(secret_key=token)
+    environment = environment_for_secret_key(secret_key=token) if ids.is_secret_key(token) else None
     if environment is None:
         raise _unauthorized("invalid_key", "The secret key is unknown or has been rotated.")
     _require_matching_env_key(request, environment)
@@ -82,7 +84,7 @@ def authenticate_user_token(request) -> UserToken:
     raw = bearer_token(request)
     if raw is None:
         raise _unauthorized("missing_token", "Send the user's session token as Authorization: Bearer ….")
-    token = user_token_get(raw_token=raw)
+    token = user_token_get(raw_token=raw) if ids.is_user_token(raw) else None
     if token is None or token.environment_id != environment.id:
         raise _unauthorized("invalid_token", "The session token is unknown, expired or revoked.")
     return token
@@ -92,10 +94,6 @@ def authenticate_user_token(request) -> UserToken:
 class EventsCaller:
     environment: Environment
     user: EndUser | None  # set for a browser calling with a user token
-
-    @property
-    def is_server(self) -> bool:
-        return self.user is None
 
 
 def authenticate_events_caller(request) -> EventsCaller:

@@ -131,14 +131,8 @@ class EndUser(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     approved_at = models.DateTimeField(null=True, blank=True)
     last_login_at = models.DateTimeField(null=True, blank=True)
-    # Attribution, set by stitching: the earliest first touch among the user's
-    # visitors, and the source of the session in which they signed up.
-    first_touch = models.ForeignKey(
-        "analytics.Attribution", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    signup_touch = models.ForeignKey(
-        "analytics.Attribution", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    # The user's first and signup touches are analytics' (`Attribution`), read with
+    # `analytics.selectors.user_first_touch` and `user_signup_touch`.
     # Stitching that found a visitor already linked to another user.
     link_conflicts = models.PositiveIntegerField(default=0)
 

@@ -7,6 +7,9 @@ from django.db.models import QuerySet, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from ascendkit_site import ids
+from ascendkit_site.errors import ApplicationError
+
 from .models import EndUser, Environment, UserToken, hash_secret
 
 # env key -> (expires at, Environment). Per process; see ENVIRONMENT_CACHE_SECONDS.
@@ -46,7 +49,18 @@ def user_token_get(*, raw_token: str) -> UserToken | None:
 
 
 def end_user_get(*, environment: Environment, public_id: str) -> EndUser | None:
+    """The environment's user with this `usr_` ID; None for a malformed ID, without a query."""
+    if not ids.is_user_id(public_id):
+        return None
     return EndUser.objects.filter(environment=environment, public_id=public_id).first()
+
+
+def end_user_get_or_404(*, environment: Environment, public_id: str) -> EndUser:
+    """`end_user_get`, or `not_found`: a user of another environment is as unknown as one never made."""
+    user = end_user_get(environment=environment, public_id=public_id)
+    if user is None:
+        raise ApplicationError("not_found", "There is no user with this ID in this environment.")
+    return user
 
 
 def environments_for_member(*, user) -> QuerySet[Environment]:

@@ -1,67 +1,22 @@
 """`POST /v1/analytics/collect`: browser pageviews and pre-signup events (SPEC 4.1).
 
-This is the hot path. Items are validated by hand rather than with a serializer
-per item (a DRF serializer costs more than the database write), and the client
-address lives only in this request's memory, long enough for the geo lookup.
+This is the hot path. Items are validated by hand in `services.collect` rather than
+with a serializer per item (a DRF serializer costs more than the database write),
+and the client address lives only in this request's memory, for the geo lookup.
 """
 
-from django.conf import settings
 from django.http import JsonResponse
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 
-from ascendkit_site import ids
 from ascendkit_site.api import KeyedApi
 from ascendkit_site.cors import CorsMixin
 from ascendkit_site.jsonbody import read_batch_items, read_json_object
 from ascendkit_site.openapi import error_responses
 from identity.auth import authenticate_env_key
 
-from ..cleaning import clean_text
 from ..enrichment.client_ip import client_ip
-from ..enrichment.geo import place_for_ip
-from ..enrichment.useragent import device_from_user_agent
-from ..services.collect import (
-    BrowserBatch,
-    bot_hits_count,
-    browser_batch_enqueue,
-    browser_batch_record,
-    browser_items_parse,
-)
-from ..services.sessions import Client
-
-USER_AGENT_MAX = 512
-
-
-def _context_from(body: dict) -> dict:
-    context = body.get("context")
-    return context if isinstance(context, dict) else {}
-
-
-def _screen_size(context: dict) -> tuple[int | None, int | None]:
-    screen = context.get("screen")
-    if not isinstance(screen, dict):
-        return None, None
-
-    def dimension(value):
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        return int(value) if is_number and 0 < value < 100_000 else None
-
-    return dimension(screen.get("width")), dimension(screen.get("height"))
-
-
-def _client(request, context: dict, device) -> Client:
-    width, height = _screen_size(context)
-    return Client(
-        device=device,
-        place=place_for_ip(client_ip(request)),
-        screen_width=width,
-        screen_height=height,
-        locale=clean_text(context.get("locale"), 35),
-        time_zone=clean_text(context.get("timezone"), 64),
-    )
-
+from ..services.collect import CollectAnswer, browser_batch_accept
 
 _ITEM_EXAMPLE = {
     "envKey": "env_…",
@@ -181,34 +136,23 @@ class CollectApi(CorsMixin, KeyedApi):
     def post(self, request):
         body = read_json_object(request, content_types=("application/json", "text/plain"))
         environment = authenticate_env_key(request, body)
-        raw_items = read_batch_items(body)
-        received_at = timezone.now()
-
-        visitor_id = body.get("visitorId")
-        if not ids.is_visitor_id(visitor_id):
-            visitor_id = ids.mint("vis")
-        context = _context_from(body)
-        user_agent = clean_text(context.get("userAgent") or request.META.get("HTTP_USER_AGENT", ""), USER_AGENT_MAX)
-        parsed = browser_items_parse(raw_items, sent_at=body.get("sentAt"), received_at=received_at)
-
-        device = device_from_user_agent(user_agent)
-        if device.is_bot:
-            # Bots leave no trace but a daily count.
-            bot_hits_count(environment=environment, count=len(parsed.items), day=received_at.date())
-            return _answer(visitor_id, accepted=0, duplicates=0, rejected=parsed.rejected)
-
-        batch = BrowserBatch(
+        answer = browser_batch_accept(
             environment=environment,
-            visitor_public_id=visitor_id,
-            items=parsed.items,
-            client=_client(request, context, device),
+            body=body,
+            raw_items=read_batch_items(body),
+            client_ip=client_ip(request),
+            request_user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
-        result = browser_batch_enqueue(batch=batch) if settings.COLLECT_QUEUE else browser_batch_record(batch=batch)
-        return _answer(visitor_id, accepted=result.accepted, duplicates=result.duplicates, rejected=parsed.rejected)
+        return _answer(answer)
 
 
-def _answer(visitor_id: str, *, accepted: int, duplicates: int, rejected: list) -> JsonResponse:
+def _answer(answer: CollectAnswer) -> JsonResponse:
     # A plain JsonResponse: the answer is always JSON, so DRF's content negotiation
     # and renderer would only add cost on the hot path.
-    body = {"visitorId": visitor_id, "accepted": accepted, "duplicates": duplicates, "rejected": rejected}
+    body = {
+        "visitorId": answer.visitor_id,
+        "accepted": answer.accepted,
+        "duplicates": answer.duplicates,
+        "rejected": answer.rejected,
+    }
     return JsonResponse(body, status=status.HTTP_202_ACCEPTED)

@@ -5,15 +5,13 @@ view, so the handler is offered as `UserErasureMixin`: the profile view inherits
 its `delete`.
 """
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from ascendkit_site.errors import ApiError
-from ascendkit_site.openapi import error_responses
+from ascendkit_site.openapi import SECRET_KEY_ERRORS, USER_PATH_PARAMETER, error_responses
 from identity.auth import authenticate_secret_key
-from identity.selectors import end_user_get
+from identity.selectors import end_user_get_or_404
 
 from ..services.deletion import user_erase
 
@@ -39,10 +37,7 @@ def user_erase_response(request, user_id: str) -> Response:
     environment = authenticate_secret_key(request)
     # Looked up within the key's environment: another environment's user is as
     # unknown here as one that never existed.
-    user = end_user_get(environment=environment, public_id=user_id)
-    if user is None:
-        raise ApiError("not_found", "No user with this ID in this environment.", status.HTTP_404_NOT_FOUND)
-    receipt = user_erase(user=user)
+    receipt = user_erase(user=end_user_get_or_404(environment=environment, public_id=user_id))
     return Response(receipt.as_dict(), status=status.HTTP_200_OK)
 
 
@@ -56,19 +51,11 @@ class UserErasureMixin:
             "Deletes the user, their visitors with all their sessions, pageviews and events "
             "(pre-signup ones included), their attributions and tokens. Needs the secret key."
         ),
-        parameters=[
-            OpenApiParameter("user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The user's `usr_…` ID.")
-        ],
+        parameters=[USER_PATH_PARAMETER],
         request=None,
         responses={
             200: _ErasureReceiptSerializer,
-            **error_responses(
-                {
-                    401: "The secret key is missing, unknown or rotated.",
-                    403: "A key of the wrong kind (`wrong_key_kind`) or an env key of another environment.",
-                    404: "No user with this ID in this environment (`not_found`).",
-                }
-            ),
+            **error_responses({**SECRET_KEY_ERRORS, 404: "No such user in this environment (`not_found`)."}),
         },
     )
     def delete(self, request, user_id: str):

@@ -8,11 +8,11 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from ascendkit_site.api import SecretKeyApi
 from ascendkit_site.cors import CorsMixin
 from ascendkit_site.jsonbody import read_batch_items, read_json_object
-from ascendkit_site.openapi import KeyAuthSchema, error_responses
+from ascendkit_site.openapi import error_responses
 from identity.auth import authenticate_events_caller
 
 from ..services.business_events import business_events_record
@@ -45,22 +45,10 @@ _EXAMPLE = {
 }
 
 
-class EitherKeySchema(KeyAuthSchema):
-    """OpenAPI security of a view that takes one of several key sets (`auth_alternatives`)."""
-
-    def get_auth(self):
-        requirements = []
-        for schemes in self.view.auth_alternatives:
-            self.view.auth_schemes = schemes
-            requirements += super().get_auth()
-        return requirements
-
-
-class EventsApi(CorsMixin, APIView):
-    schema = EitherKeySchema()
+class EventsApi(CorsMixin, SecretKeyApi):
     # A server's secret key, or a browser's user session token with the env key.
     auth_alternatives = (("secretKey",), ("envKey", "userToken"))
-    # The body is read by hand, with the API's size limit, before any parsing.
+    # The body is read by hand: items are judged one by one, not by a serializer.
     parser_classes: list = []
 
     class InputSerializer(serializers.Serializer):

@@ -1,104 +1,24 @@
-"""Server reads and links of a user's analytics (SPEC 4.3), all with the secret key.
+"""Server reads of a user's analytics (SPEC 4.3), with the secret key.
 
-`POST /v1/identify`, `GET /v1/users/{id}` (the profile; `DELETE` on the same path is
-the erasure, mixed in from `erasure.py`) and `GET /v1/users/{id}/timeline`. A user
-of another environment is answered exactly like one that does not exist.
+`GET /v1/users/{id}` (the profile; `DELETE` on the same path is the erasure, mixed
+in from `erasure.py`) and `GET /v1/users/{id}/timeline`. A user of another
+environment is answered exactly like one that does not exist.
 """
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.response import Response
 
-from ascendkit_site import ids
-from ascendkit_site.api import KeyedApi
+from ascendkit_site.api import SecretKeyApi
 from ascendkit_site.errors import ApiError
-from ascendkit_site.jsonbody import read_json_object
-from ascendkit_site.openapi import error_responses
+from ascendkit_site.openapi import SECRET_KEY_ERRORS, USER_PATH_PARAMETER, error_responses
 from identity.auth import authenticate_secret_key
-from identity.models import EndUser, Environment
-from identity.selectors import end_user_get
+from identity.models import EndUser
+from identity.selectors import end_user_get_or_404
 
 from ..selectors import TIMELINE_DEFAULT_LIMIT, TIMELINE_MAX_LIMIT, InvalidCursor, user_profile, user_timeline
-from ..services.stitching import visitor_link
 from .erasure import UserErasureMixin
-
-SECRET_KEY_ERRORS = {
-    401: "The secret key is missing, unknown or rotated.",
-    403: "A key of the wrong kind (`wrong_key_kind`) or an env key of another environment (`key_mismatch`).",
-}
-USER_PATH_PARAMETER = OpenApiParameter(
-    "user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The user's `usr_…` ID."
-)
-
-
-def _user_or_404(environment: Environment, public_id: str) -> EndUser:
-    user = end_user_get(environment=environment, public_id=public_id)
-    if user is None:
-        raise ApiError("not_found", "There is no user with this ID in this environment.", status.HTTP_404_NOT_FOUND)
-    return user
-
-
-class SecretKeyApi(KeyedApi):
-    auth_schemes = ("secretKey",)
-
-
-class IdentifyApi(SecretKeyApi):
-    parser_classes: list = []  # read by hand, with the API's size limit
-
-    class InputSerializer(serializers.Serializer):
-        userId = serializers.CharField(help_text="`usr_…`")
-        visitorId = serializers.CharField(help_text="`vis_` + 16–64 of `[A-Za-z0-9]`.")
-
-        class Meta:
-            ref_name = "Identify"
-
-    class OutputSerializer(serializers.Serializer):
-        userId = serializers.CharField()
-        visitorId = serializers.CharField()
-        linked = serializers.BooleanField(
-            help_text="False when the visitor already belongs to another user: it is not moved, and the "
-            "conflict is counted."
-        )
-
-        class Meta:
-            ref_name = "IdentifyResult"
-
-    @extend_schema(
-        operation_id="identify",
-        summary="Link a visitor to a user",
-        description="Links the browser's visitor to the user; its history (before and after) becomes the "
-        "user's, and the user's first touch is recomputed, in the background. Idempotent.",
-        request=InputSerializer,
-        responses={
-            200: OutputSerializer,
-            **error_responses(
-                {
-                    400: "Malformed JSON (`malformed_json`), a missing `userId` (`invalid_request`), or a "
-                    "malformed `visitorId` (`invalid_visitor_id`).",
-                    **SECRET_KEY_ERRORS,
-                    404: "No such user in this environment (`not_found`).",
-                    413: "The body is over 512 KiB (`payload_too_large`).",
-                    415: "The body is not `application/json` (`unsupported_media_type`).",
-                }
-            ),
-        },
-        tags=["users"],
-    )
-    def post(self, request):
-        environment = authenticate_secret_key(request)
-        body = read_json_object(request)
-        user_id, visitor_id = body.get("userId"), body.get("visitorId")
-        if not isinstance(user_id, str) or not user_id:
-            raise ApiError("invalid_request", "`userId` must be the user's `usr_…` ID.")
-        if not ids.is_visitor_id(visitor_id):
-            raise ApiError("invalid_visitor_id", "`visitorId` must be `vis_` followed by 16 to 64 letters or digits.")
-        user = _user_or_404(environment, user_id)
-        with transaction.atomic():
-            result = visitor_link(environment=environment, user=user, visitor_public_id=visitor_id)
-        answer = {"userId": user.public_id, "visitorId": visitor_id, "linked": result.linked}
-        return Response(self.OutputSerializer(answer).data)
 
 
 class TouchSerializer(serializers.Serializer):
@@ -161,7 +81,7 @@ class UserProfileApi(UserErasureMixin, SecretKeyApi):
     )
     def get(self, request, user_id: str):
         environment = authenticate_secret_key(request)
-        user = _user_or_404(environment, user_id)
+        user = end_user_get_or_404(environment=environment, public_id=user_id)
         return Response(ProfileSerializer(user_profile(user=user)).data)
 
 
@@ -236,7 +156,7 @@ class UserTimelineApi(SecretKeyApi):
     def get(self, request, user_id: str):
         environment = authenticate_secret_key(request)
         limit = _limit_from(request.query_params.get("limit"))
-        user = _user_or_404(environment, user_id)
+        user = end_user_get_or_404(environment=environment, public_id=user_id)
         try:
             page = user_timeline(user=user, cursor=request.query_params.get("cursor") or None, limit=limit)
         except InvalidCursor:
@@ -247,6 +167,6 @@ class UserTimelineApi(SecretKeyApi):
 def _limit_from(value: str | None) -> int:
     if value is None or value == "":
         return TIMELINE_DEFAULT_LIMIT
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise ApiError("invalid_request", f"`limit` must be a number from 1 to {TIMELINE_MAX_LIMIT}.")
     return min(int(value), TIMELINE_MAX_LIMIT)

@@ -5,12 +5,13 @@ transaction together with their outbox entries, so an event that is stored is
 always handed to journeys and webhooks, and one that is not never is.
 """
 
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
 from ascendkit_site import ids
 from identity.models import EndUser, Environment
@@ -18,9 +19,12 @@ from identity.models import EndUser, Environment
 from ..cleaning import is_client_event_name
 from ..enrichment.sources import PageUrl
 from ..items import ItemRejected, item_page, item_properties, item_time, parse_client_time
-from ..models import Event, Pageview, Session, Visitor
+from ..models import Event, Session, Visitor
+from ..selectors import stored_message_ids
 from .events import outbox_add
-from .stitching import LinkOutcome, visitor_link
+from .sessions import SessionBook, session_books_save, sessions_around
+from .stitching import visitor_link
+from .visitors import VisitorWanted, visitors_lock
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,9 @@ def _parse_item(
         user_id = token_user.public_id
     elif user_id is None:
         raise ItemRejected("missing_user_id")
-    elif not isinstance(user_id, str):
+    elif not ids.is_user_id(user_id):
+        # Not a `usr_` ID (a NUL or a lone surrogate among them): no user has it, and
+        # it never reaches a query.
         raise ItemRejected("unknown_user")
 
     visitor_id = raw.get("visitorId")
@@ -135,54 +141,45 @@ def _store(environment: Environment, items: list[BusinessItem], users: dict[str,
     if not items:
         return 0
     with transaction.atomic():
-        fresh = _without_duplicates(environment, items)
+        # Every named visitor is locked before any is linked, in the one lock order
+        # that collect uses too (`visitors_lock`), so the two never deadlock.
+        visitors_lock(
+            wanted=[
+                VisitorWanted(environment=environment, public_id=public_id)
+                for public_id in {item.visitor_public_id for item in items if item.visitor_public_id}
+            ]
+        )
+        seen = stored_message_ids(
+            environment_id=environment.id, message_ids={item.message_id for item in items if item.message_id}
+        )
+        fresh = _without_duplicates(items, seen)
         if not fresh:
             return 0
         visitors = _visitors_link(environment, fresh, users)
-        sessions = _sessions_at(environment, fresh, visitors)
-        events = []
-        for item in fresh:
-            public_id = ids.mint("evt")
-            visitor = visitors.get((item.user_public_id, item.visitor_public_id))
-            events.append(
-                Event(
-                    environment=environment,
-                    public_id=public_id,
-                    message_id=item.message_id or public_id,
-                    kind=kind,
-                    name=item.name,
-                    properties=item.properties,
-                    timestamp=item.at,
-                    user=users[item.user_public_id],
-                    visitor=visitor,
-                    session=sessions.get(item.index),
-                    hostname=item.page.hostname if item.page else "",
-                    path=item.page.path if item.page else "",
-                )
+        books, sessions = _sessions_join(environment, fresh, visitors)
+        events = [
+            _event(
+                environment,
+                item,
+                kind=kind,
+                user=users[item.user_public_id],
+                visitor=visitors.get((item.user_public_id, item.visitor_public_id)),
+                session=sessions.get(item.index),
             )
+            for item in fresh
+        ]
         # Duplicates were filtered above; a concurrent delivery of the same
         # messageId may still win the insert, and the constraint makes ours a no-op.
         Event.objects.bulk_create(events, ignore_conflicts=True)
         # Exactly the rows this call inserted carry the public IDs minted here.
         stored = list(Event.objects.filter(environment=environment, public_id__in=[e.public_id for e in events]))
-        _sessions_count_events(stored)
+        _sessions_uncount_lost(books, events, stored)
         outbox_add(events=stored)
     return len(stored)
 
 
-def _without_duplicates(environment: Environment, items: list[BusinessItem]) -> list[BusinessItem]:
+def _without_duplicates(items: list[BusinessItem], seen: set[str]) -> list[BusinessItem]:
     """Items whose messageId is new to the environment, the first of repeats within the batch."""
-    message_ids = [item.message_id for item in items if item.message_id]
-    seen = set()
-    if message_ids:
-        # One dedupe key across the environment, as collect has it.
-        seen = set(
-            Event.objects.filter(environment=environment, message_id__in=message_ids)
-            .values_list("message_id", flat=True)
-            .union(
-                Pageview.objects.filter(environment=environment, message_id__in=message_ids).values_list("message_id")
-            )
-        )
     fresh = []
     for item in items:
         if item.message_id:
@@ -198,75 +195,83 @@ def _visitors_link(
 ) -> dict[tuple[str, str], Visitor]:
     """Link each (user, visitorId) pair of the batch; the visitors that are now the user's.
 
-    Visitors are locked in ID order, so two batches naming the same visitors can
-    never wait on each other in a cycle. A visitor that belongs to another user is
-    left out: its rows, and their erasure, are that user's.
+    A visitor that belongs to another user is left out: its rows, and their
+    erasure, are that user's.
     """
     pairs = sorted({(item.visitor_public_id, item.user_public_id) for item in items if item.visitor_public_id})
     linked = {}
     for visitor_public_id, user_public_id in pairs:
         result = visitor_link(environment=environment, user=users[user_public_id], visitor_public_id=visitor_public_id)
-        if result.outcome in (LinkOutcome.LINKED, LinkOutcome.ALREADY_LINKED):
+        if result.linked:
             linked[(user_public_id, visitor_public_id)] = result.visitor
     return linked
 
 
-def _sessions_at(
+def _sessions_join(
     environment: Environment, items: list[BusinessItem], visitors: dict[tuple[str, str], Visitor]
-) -> dict[int, Session]:
-    """The visitor's session each item belongs to, by item index, where there is one.
+) -> tuple[dict[int, SessionBook], dict[int, Session]]:
+    """Count each item in its visitor's session, with collect's sessioniser; sessions by item index.
 
-    An item belongs to a session its time falls within the environment's timeout
-    of (SPEC 5, Sessions: events are activity too). A business event never starts
-    a session on its own: a visitor with no traffic around that time has none to
-    join, and the event stays sessionless. The caller holds the visitor's row lock
-    (`visitor_link`), so collect is not changing these sessions meanwhile.
+    An item joins a session its time falls within the environment's timeout of
+    (SPEC 5, Sessions: events are activity too), and one that closes the gap
+    between two sessions merges them. A business event never starts a session: a
+    visitor with no traffic around that time has none to join, and the event stays
+    sessionless. The caller holds the visitors' row locks.
     """
     timeout = timedelta(minutes=environment.session_timeout_minutes)
-    items_by_visitor: dict[int, list[BusinessItem]] = defaultdict(list)
+    items_by_visitor: dict[int, tuple[Visitor, list[BusinessItem]]] = {}
     for item in items:
         visitor = visitors.get((item.user_public_id, item.visitor_public_id))
         if visitor is not None:
-            items_by_visitor[visitor.pk].append(item)
-    found = {}
-    for visitor_pk, visitor_items in items_by_visitor.items():
-        first = min(item.at for item in visitor_items)
-        last = max(item.at for item in visitor_items)
-        sessions = list(
-            Session.objects.filter(
-                environment=environment,
-                visitor_id=visitor_pk,
-                started_at__lte=last + timeout,
-                last_activity_at__gte=first - timeout,
-            )
-        )
-        for item in visitor_items:
-            session = _closest_session(sessions, item.at, timeout)
+            items_by_visitor.setdefault(visitor.pk, (visitor, []))[1].append(item)
+    if not items_by_visitor:
+        return {}, {}
+    recent = sessions_around(
+        spans=[
+            (visitor, timeout, min(i.at for i in its), max(i.at for i in its))
+            for visitor, its in items_by_visitor.values()
+        ]
+    )
+    books, joined = {}, {}
+    for visitor_pk, (visitor, visitor_items) in items_by_visitor.items():
+        book = books[visitor_pk] = SessionBook(visitor=visitor, timeout=timeout, sessions=recent.get(visitor_pk, []))
+        for item in sorted(visitor_items, key=lambda item: item.at):
+            session = book.join_event(item.at)
             if session is not None:
-                found[item.index] = session
-    return found
+                joined[item.index] = (book, session)
+    session_books_save(books.values())
+    return books, {index: book.resolve(session) for index, (book, session) in joined.items()}
 
 
-def _closest_session(sessions: list[Session], at: datetime, timeout: timedelta) -> Session | None:
-    """The session whose span is nearest `at`, if within the timeout of it (0 inside the span)."""
-
-    def distance(session: Session) -> timedelta:
-        return max(session.started_at - at, at - session.last_activity_at, timedelta(0))
-
-    candidates = [session for session in sessions if distance(session) <= timeout]
-    return min(candidates, key=lambda session: (distance(session), session.started_at), default=None)
+def _sessions_uncount_lost(books: dict[int, SessionBook], events: list[Event], stored: list[Event]) -> None:
+    """Take back the count of events a concurrent delivery stored first (ours were not inserted)."""
+    stored_ids = {event.public_id for event in stored}
+    lost = Counter(event.session.pk for event in events if event.session and event.public_id not in stored_ids)
+    for session_pk, count in lost.items():
+        Session.objects.filter(pk=session_pk).update(event_count=F("event_count") - count)
 
 
-def _sessions_count_events(events: list[Event]) -> None:
-    """Count the stored events in their sessions, stretching a session to an event just outside it."""
-    per_session: dict[int, list[Event]] = defaultdict(list)
-    for event in events:
-        if event.session_id:
-            per_session[event.session_id].append(event)
-    for session_id, session_events in per_session.items():
-        session = Session.objects.get(pk=session_id)
-        session.event_count += len(session_events)
-        session.started_at = min(session.started_at, *(event.timestamp for event in session_events))
-        session.last_activity_at = max(session.last_activity_at, *(event.timestamp for event in session_events))
-        session.recompute_derived()
-        session.save(update_fields=["event_count", "started_at", "last_activity_at", "duration_seconds", "is_bounce"])
+def _event(
+    environment: Environment,
+    item: BusinessItem,
+    *,
+    kind: str,
+    user: EndUser,
+    visitor: Visitor | None,
+    session: Session | None,
+) -> Event:
+    public_id = ids.mint("evt")
+    return Event(
+        environment=environment,
+        public_id=public_id,
+        message_id=item.message_id or public_id,
+        kind=kind,
+        name=item.name,
+        properties=item.properties,
+        timestamp=item.at,
+        user=user,
+        visitor=visitor,
+        session=session,
+        hostname=item.page.hostname if item.page else "",
+        path=item.page.path if item.page else "",
+    )

@@ -1,11 +1,15 @@
-"""Browser traffic: judging a collect batch, then storing or queueing it (SPEC 4.1).
+"""Browser traffic (SPEC 4.1): the one entry point of collect, and its queue.
 
-A request either writes its batch itself (`browser_batch_record`) or, in queued
-mode (COLLECT_QUEUE), stores it as one durable row (`browser_batch_enqueue`) for
-`collect_writer` to write hundreds at a time. Both end in `collect_writer.py`.
+`browser_batch_accept` is what the view calls: it judges each item, enriches the
+batch (device, place, and each pageview's source and channel), and then writes it
+at once (`collect_writer.browser_batches_write`) or, in queued mode
+(COLLECT_QUEUE), stores it as one durable row that `collect_queue_drain` later
+writes hundreds at a time with the same writer. The queue's payload codec lives
+here too, beside both ends of the queue.
 """
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -17,51 +21,93 @@ from ascendkit_site import ids
 from identity.models import Environment
 
 from ..cleaning import clean_text, is_client_event_name
-from ..enrichment.geo import Place
-from ..enrichment.sources import PageUrl
-from ..enrichment.useragent import Device
-from ..items import URL_MAX, ItemRejected, item_page, item_properties, item_time, parse_client_time
+from ..enrichment.geo import Place, place_for_ip
+from ..enrichment.sources import PageUrl, Traffic, traffic_from
+from ..enrichment.useragent import Device, device_from_user_agent
+from ..items import (
+    URL_MAX,
+    BrowserBatch,
+    BrowserItem,
+    Client,
+    ItemRejected,
+    item_page,
+    item_properties,
+    item_time,
+    parse_client_time,
+)
 from ..models import BotHit, CollectBatch
 from .bulk import rows_insert
-from .collect_writer import BrowserBatch, RecordResult, browser_batches_write
-from .sessions import Client
+from .collect_writer import RecordResult, browser_batches_write
 
-EVENT_NAME_MAX = 200
+logger = logging.getLogger(__name__)
+
 TITLE_MAX = 512
+USER_AGENT_MAX = 512
+# A queued batch that failed this often stays in the table for a person to look at.
+MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
-class BrowserItem:
-    index: int
-    message_id: str
-    at: datetime
-    page: PageUrl | None  # the page it happened on; required for pageviews
-    referrer: str = ""
-    title: str = ""
-    name: str = ""  # set for track items only
-    properties: dict = field(default_factory=dict)
-
-    @property
-    def is_pageview(self) -> bool:
-        return not self.name
-
-
-@dataclass
-class ParsedBatch:
-    items: list[BrowserItem]
+class CollectAnswer:
+    visitor_id: str  # the one used: the client's, or minted when it had none or a bad one
+    accepted: int
+    duplicates: int
     rejected: list[dict]
 
 
-def browser_items_parse(raw_items: list, *, sent_at, received_at: datetime) -> ParsedBatch:
-    """Judge each item on its own: good ones become BrowserItems, bad ones `rejected`."""
+def browser_batch_accept(
+    *, environment: Environment, body: dict, raw_items: list, client_ip: str | None, request_user_agent: str
+) -> CollectAnswer:
+    """Judge, enrich and store (or queue) one collect request's batch.
+
+    `client_ip` is used for the geo lookup and dropped: it is never stored.
+    """
+    received_at = timezone.now()
+    visitor_id = body.get("visitorId")
+    if not ids.is_visitor_id(visitor_id):
+        visitor_id = ids.mint("vis")
+    items, rejected = browser_items_parse(raw_items, sent_at=body.get("sentAt"), received_at=received_at)
+
+    context = body.get("context") if isinstance(body.get("context"), dict) else {}
+    user_agent = clean_text(context.get("userAgent") or request_user_agent, USER_AGENT_MAX)
+    device = device_from_user_agent(user_agent)
+    if device.is_bot:
+        # Bots leave no trace but a daily count.
+        bot_hits_count(environment=environment, count=len(items), day=received_at.date())
+        return CollectAnswer(visitor_id=visitor_id, accepted=0, duplicates=0, rejected=rejected)
+
+    batch = BrowserBatch(
+        environment=environment,
+        visitor_public_id=visitor_id,
+        items=items,
+        client=_client(context, device, place_for_ip(client_ip)),
+    )
+    result = _store_or_queue(batch)
+    return CollectAnswer(
+        visitor_id=visitor_id, accepted=result.accepted, duplicates=result.duplicates, rejected=rejected
+    )
+
+
+def _store_or_queue(batch: BrowserBatch) -> RecordResult:
+    # The two modes share everything but this hand-off.
+    if settings.COLLECT_QUEUE:
+        return browser_batch_enqueue(batch=batch)
+    return browser_batches_write(batches=[batch])[0]
+
+
+# --- Judging and enriching items --------------------------------------------------------
+
+
+def browser_items_parse(raw_items: list, *, sent_at, received_at: datetime) -> tuple[list[BrowserItem], list[dict]]:
+    """Judge each item on its own: the good ones as BrowserItems, the bad ones as `rejected`."""
     sent = parse_client_time(sent_at)
-    batch = ParsedBatch(items=[], rejected=[])
+    items, rejected = [], []
     for index, raw in enumerate(raw_items):
         try:
-            batch.items.append(_parse_item(index, raw, sent_at=sent, received_at=received_at))
+            items.append(_parse_item(index, raw, sent_at=sent, received_at=received_at))
         except ItemRejected as rejection:
-            batch.rejected.append({"index": index, "reason": rejection.reason})
-    return batch
+            rejected.append({"index": index, "reason": rejection.reason})
+    return items, rejected
 
 
 def _parse_item(index: int, raw, *, sent_at: datetime | None, received_at: datetime) -> BrowserItem:
@@ -82,33 +128,66 @@ def _parse_item(index: int, raw, *, sent_at: datetime | None, received_at: datet
     if kind == "pageview":
         if page is None:
             raise ItemRejected("invalid_url")
+        referrer = clean_text(raw.get("referrer"), URL_MAX)
         return BrowserItem(
             index=index,
             message_id=message_id,
             at=at,
             page=page,
-            referrer=clean_text(raw.get("referrer"), URL_MAX),
+            traffic=traffic_from(page, referrer or None),
+            referrer=referrer,
             title=clean_text(raw.get("title"), TITLE_MAX),
         )
+    name = raw.get("name")
+    if not is_client_event_name(name):
+        raise ItemRejected("invalid_name")
     return BrowserItem(
         index=index,
         message_id=message_id,
         at=at,
         page=page,
-        name=_event_name(raw.get("name")),
+        name=name,
         properties=item_properties(raw.get("properties")),
     )
 
 
-def _event_name(name) -> str:
-    if not is_client_event_name(name):
-        raise ItemRejected("invalid_name")
-    return name
+def _client(context: dict, device: Device, place: Place) -> Client:
+    width, height = _screen_size(context)
+    return Client(
+        device=device,
+        place=place,
+        screen_width=width,
+        screen_height=height,
+        locale=clean_text(context.get("locale"), 35),
+        time_zone=clean_text(context.get("timezone"), 64),
+    )
 
 
-def browser_batch_record(*, batch: BrowserBatch) -> RecordResult:
-    """Store one batch now, in this request's own transaction."""
-    return browser_batches_write(batches=[batch])[0]
+def _screen_size(context: dict) -> tuple[int | None, int | None]:
+    screen = context.get("screen")
+    if not isinstance(screen, dict):
+        return None, None
+
+    def dimension(value):
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        return int(value) if is_number and 0 < value < 100_000 else None
+
+    return dimension(screen.get("width")), dimension(screen.get("height"))
+
+
+def bot_hits_count(*, environment: Environment, count: int, day) -> None:
+    """Count items dropped as bot traffic: the only trace bots leave."""
+    updated = BotHit.objects.filter(environment=environment, day=day).update(count=F("count") + count)
+    if updated:
+        return
+    try:
+        with transaction.atomic():
+            BotHit.objects.create(environment=environment, day=day, count=count)
+    except IntegrityError:  # created concurrently
+        BotHit.objects.filter(environment=environment, day=day).update(count=F("count") + count)
+
+
+# --- The queue: enqueue, the payload codec, drain ----------------------------------------
 
 
 def browser_batch_enqueue(*, batch: BrowserBatch) -> RecordResult:
@@ -144,13 +223,14 @@ def browser_batch_enqueue(*, batch: BrowserBatch) -> RecordResult:
 def batch_payload(client: Client, items: list[BrowserItem]) -> dict:
     """A queued batch as JSON: the enriched client and the validated items."""
     return {
-        "client": {
-            **client.__dict__,
-            "device": client.device.__dict__,
-            "place": client.place.__dict__,
-        },
+        "client": {**client.__dict__, "device": client.device.__dict__, "place": client.place.__dict__},
         "items": [
-            {**item.__dict__, "at": item.at.isoformat(), "page": item.page.__dict__ if item.page else None}
+            {
+                **item.__dict__,
+                "at": item.at.isoformat(),
+                "page": item.page.__dict__ if item.page else None,
+                "traffic": item.traffic.__dict__ if item.traffic else None,
+            }
             for item in items
         ],
     }
@@ -168,6 +248,7 @@ def batch_from_payload(*, environment: Environment, visitor_public_id: str, payl
                     **item,
                     "at": datetime.fromisoformat(item["at"]),
                     "page": PageUrl(**item["page"]) if item["page"] else None,
+                    "traffic": Traffic(**item["traffic"]) if item.get("traffic") else None,
                 }
             )
             for item in payload["items"]
@@ -175,13 +256,51 @@ def batch_from_payload(*, environment: Environment, visitor_public_id: str, payl
     )
 
 
-def bot_hits_count(*, environment: Environment, count: int, day) -> None:
-    """Count items dropped as bot traffic: the only trace bots leave."""
-    updated = BotHit.objects.filter(environment=environment, day=day).update(count=F("count") + count)
-    if updated:
-        return
-    try:
-        with transaction.atomic():
-            BotHit.objects.create(environment=environment, day=day, count=count)
-    except IntegrityError:  # created concurrently
-        BotHit.objects.filter(environment=environment, day=day).update(count=F("count") + count)
+def collect_queue_drain(*, limit: int = 500) -> int:
+    """Write up to `limit` queued batches, oldest first; answer how many were taken.
+
+    Batches are claimed with SKIP LOCKED, so several writers can run side by side.
+    A chunk that fails is retried one batch at a time, so one bad batch cannot hold
+    up the rest: it keeps its error and is tried again until MAX_ATTEMPTS.
+    """
+    with transaction.atomic():
+        rows = list(
+            CollectBatch.objects.select_for_update(skip_locked=True)
+            .filter(attempts__lt=MAX_ATTEMPTS)
+            .order_by("id")[:limit]
+        )
+        if not rows:
+            return 0
+        environments = Environment.objects.in_bulk({row.environment_id for row in rows})
+        batches = [
+            batch_from_payload(
+                environment=environments[row.environment_id],
+                visitor_public_id=row.visitor_public_id,
+                payload=row.payload,
+            )
+            for row in rows
+        ]
+        try:
+            with transaction.atomic():
+                browser_batches_write(batches=batches)
+            written = rows
+        except Exception:
+            logger.exception("A chunk of %d queued batches failed; writing them one at a time.", len(rows))
+            written = _write_one_by_one(rows, batches)
+        CollectBatch.objects.filter(pk__in=[row.pk for row in written]).delete()
+    return len(rows)
+
+
+def _write_one_by_one(rows, batches: list[BrowserBatch]) -> list:
+    written = []
+    for row, batch in zip(rows, batches, strict=True):
+        try:
+            with transaction.atomic():
+                browser_batches_write(batches=[batch])
+            written.append(row)
+        except Exception as error:
+            logger.exception("Queued batch %d failed (attempt %d).", row.pk, row.attempts + 1)
+            row.attempts += 1
+            row.last_error = f"{type(error).__name__}: {error}"[:500]
+            row.save(update_fields=["attempts", "last_error"])
+    return written

@@ -1,9 +1,10 @@
 """Writing browser batches: many at once, set-based, in one transaction (SPEC 5).
 
-Every collect batch ends here: one at a time when a request writes its own batch,
-hundreds at a time when `collect_writer` drains the queue. Whatever the number, a
-chunk costs the same dozen statements: lock the visitors, drop duplicates, load
-their recent sessions, then insert and update everything in bulk.
+Every collect batch ends here, judged and enriched by `services.collect`: one at
+a time when a request writes its own batch, hundreds at a time when
+`collect_writer` drains the queue. Whatever the number, a chunk costs the same
+dozen statements: lock the visitors, drop duplicates, load their recent sessions,
+then insert and update everything in bulk. This module only writes.
 
 Visitor rows are locked first, in primary-key order, so that two writers (two
 gunicorn workers, or a request racing the queue writer) sessionise one visitor
@@ -11,43 +12,29 @@ one after the other and see each other's `messageId`s. The unique constraints on
 (environment, message_id) remain the backstop.
 """
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import reduce
-from operator import or_
 
 from django.db import transaction
-from django.db.models import Q
 
 from ascendkit_site import ids
 from identity.models import Environment
 
-from ..enrichment.sources import traffic_from
-from ..models import Attribution, CollectBatch, Event, Pageview, Session, Visitor
+from ..items import BrowserBatch
+from ..models import Attribution, Event, Pageview, Session, Visitor
+from ..selectors import stored_message_ids
 from .bulk import rows_insert, rows_update
 from .events import outbox_add
-from .sessions import UPDATED_FIELDS, Client, PageVisit, SessionBook
+from .sessions import PageVisit, SessionBook, session_books_save, sessions_around
 from .stitching import TOUCH_FIELDS, attribution_fill_from_session, visitor_restitch_on_commit
-
-logger = logging.getLogger(__name__)
+from .visitors import VisitorWanted, visitors_lock
 
 
 @dataclass(frozen=True)
 class RecordResult:
     accepted: int
     duplicates: int
-
-
-@dataclass
-class BrowserBatch:
-    """One collect request's valid items, for one visitor, from one client."""
-
-    environment: Environment
-    visitor_public_id: str
-    items: list  # BrowserItem
-    client: Client
 
 
 @dataclass
@@ -98,31 +85,18 @@ def _works_by_visitor(batches: list[BrowserBatch]) -> dict[tuple[int, str], _Vis
 
 
 def _lock_visitors(works: dict[tuple[int, str], _VisitorWork]) -> None:
-    """Create the new visitors, then lock every visitor of the chunk in primary-key order.
-
-    New visitors are inserted in key order too: two writers inserting the same new
-    visitors wait on each other's keys, and a common order keeps that from deadlocking.
-    """
-    Visitor.objects.bulk_create(
-        [
-            Visitor(
-                environment=work.environment,
-                public_id=work.public_id,
-                first_seen_at=work.first_at,
-                last_seen_at=work.last_at,
+    """Lock every visitor of the chunk (creating the new ones) and widen their seen times."""
+    locked = visitors_lock(
+        wanted=[
+            VisitorWanted(
+                environment=work.environment, public_id=work.public_id, first_at=work.first_at, last_at=work.last_at
             )
-            for _, work in sorted(works.items())
-        ],
-        ignore_conflicts=True,
+            for work in works.values()
+        ]
     )
-    public_ids = defaultdict(list)
-    for environment_id, public_id in works:
-        public_ids[environment_id].append(public_id)
-    condition = reduce(or_, (Q(environment_id=env, public_id__in=pids) for env, pids in public_ids.items()))
     seen_changed = []
-    for visitor in Visitor.objects.select_for_update().filter(condition).order_by("pk"):
-        work = works[(visitor.environment_id, visitor.public_id)]
-        work.visitor = visitor
+    for key, work in works.items():
+        visitor = work.visitor = locked[key]
         if work.first_at < visitor.first_seen_at or work.last_at > visitor.last_seen_at:
             visitor.first_seen_at = min(visitor.first_seen_at, work.first_at)
             visitor.last_seen_at = max(visitor.last_seen_at, work.last_at)
@@ -135,14 +109,10 @@ def _stored_message_ids(works: dict[tuple[int, str], _VisitorWork]) -> dict[int,
     wanted = defaultdict(set)
     for (environment_id, _), work in works.items():
         wanted[environment_id].update(item.message_id for _, item, _ in work.entries)
-    stored = {}
-    for environment_id, message_ids in wanted.items():
-        pageviews = Pageview.objects.filter(environment_id=environment_id, message_id__in=message_ids)
-        events = Event.objects.filter(environment_id=environment_id, message_id__in=message_ids)
-        stored[environment_id] = set(
-            pageviews.values_list("message_id", flat=True).union(events.values_list("message_id"))
-        )
-    return stored
+    return {
+        environment_id: stored_message_ids(environment_id=environment_id, message_ids=message_ids)
+        for environment_id, message_ids in wanted.items()
+    }
 
 
 def _without_duplicates(work: _VisitorWork, counts: list[list[int]], *, seen: dict[int, set[str]]) -> list:
@@ -161,7 +131,12 @@ def _without_duplicates(work: _VisitorWork, counts: list[list[int]], *, seen: di
 def _store(works: list[_VisitorWork]) -> None:
     books = {}
     placed = []  # (visitor, item, session, pageview visit or None)
-    recent = _recent_sessions(works)
+    recent = sessions_around(
+        spans=[
+            (work.visitor, timedelta(minutes=work.environment.session_timeout_minutes), work.first_at, work.last_at)
+            for work in works
+        ]
+    )
     for work in works:
         book = SessionBook(
             visitor=work.visitor,
@@ -171,11 +146,11 @@ def _store(works: list[_VisitorWork]) -> None:
         books[work.visitor.pk] = book
         for _, item, client in work.entries:
             if item.is_pageview:
-                visit = PageVisit(at=item.at, page=item.page, traffic=traffic_from(item.page, item.referrer or None))
+                visit = PageVisit(at=item.at, page=item.page, traffic=item.traffic)
                 placed.append((work.visitor, item, book.add_pageview(visit, client), visit))
             else:
                 placed.append((work.visitor, item, book.add_event(item.at, client), None))
-    _sessions_save(books.values())
+    session_books_save(books.values())
 
     pageviews, events = [], []
     for visitor, item, session, visit in placed:
@@ -195,31 +170,6 @@ def _store(works: list[_VisitorWork]) -> None:
             # Pages from before signup delivered after it (the SDK batches): the
             # user's first and signup touches must be worked out again.
             visitor_restitch_on_commit(visitor=book.visitor)
-
-
-def _recent_sessions(works: list[_VisitorWork]) -> dict[int, list[Session]]:
-    """The chunk's visitors' sessions near the chunk's items, in one query."""
-    longest_timeout = timedelta(minutes=max(work.environment.session_timeout_minutes for work in works))
-    sessions = Session.objects.filter(
-        environment_id__in={work.environment.id for work in works},
-        visitor_id__in=[work.visitor.pk for work in works],
-        last_activity_at__gte=min(work.first_at for work in works) - longest_timeout,
-        started_at__lte=max(work.last_at for work in works) + longest_timeout,
-    ).order_by("started_at")
-    by_visitor = defaultdict(list)
-    for session in sessions:
-        by_visitor[session.visitor_id].append(session)
-    return by_visitor
-
-
-def _sessions_save(books) -> None:
-    created, changed = [], []
-    for book in books:
-        new, updated = book.settle()
-        created += new
-        changed += updated
-    rows_update(model=Session, objects=changed, fields=UPDATED_FIELDS)
-    Session.objects.bulk_create(created)
 
 
 def _outbox_events_of_users(events: list[dict]) -> None:
@@ -320,55 +270,3 @@ def _event(visitor: Visitor, item, session: Session) -> dict:
         "hostname": item.page.hostname if item.page else "",
         "path": item.page.path if item.page else "",
     }
-
-
-MAX_ATTEMPTS = 5
-
-
-def collect_queue_drain(*, limit: int = 500) -> int:
-    """Write up to `limit` queued batches, oldest first; answer how many were taken.
-
-    Batches are claimed with SKIP LOCKED, so several writers can run side by side.
-    A chunk that fails is retried one batch at a time, so one bad batch cannot hold
-    up the rest: it keeps its error and is tried again until MAX_ATTEMPTS.
-    """
-    with transaction.atomic():
-        rows = list(
-            CollectBatch.objects.select_for_update(skip_locked=True)
-            .filter(attempts__lt=MAX_ATTEMPTS)
-            .order_by("id")[:limit]
-        )
-        if not rows:
-            return 0
-        environments = Environment.objects.in_bulk({row.environment_id for row in rows})
-        batches = [_batch_of(row, environments[row.environment_id]) for row in rows]
-        try:
-            with transaction.atomic():
-                browser_batches_write(batches=batches)
-            written = rows
-        except Exception:
-            logger.exception("A chunk of %d queued batches failed; writing them one at a time.", len(rows))
-            written = _write_one_by_one(rows, batches)
-        CollectBatch.objects.filter(pk__in=[row.pk for row in written]).delete()
-    return len(rows)
-
-
-def _write_one_by_one(rows, batches: list[BrowserBatch]) -> list:
-    written = []
-    for row, batch in zip(rows, batches, strict=True):
-        try:
-            with transaction.atomic():
-                browser_batches_write(batches=[batch])
-            written.append(row)
-        except Exception as error:
-            logger.exception("Queued batch %d failed (attempt %d).", row.pk, row.attempts + 1)
-            row.attempts += 1
-            row.last_error = f"{type(error).__name__}: {error}"[:500]
-            row.save(update_fields=["attempts", "last_error"])
-    return written
-
-
-def _batch_of(row, environment: Environment) -> BrowserBatch:
-    from .collect import batch_from_payload
-
-    return batch_from_payload(environment=environment, visitor_public_id=row.visitor_public_id, payload=row.payload)

@@ -8,8 +8,7 @@ for as long as it runs, and ingestion would wait behind it.
 Each batch deletes by primary key through `QuerySet.delete()` rather than
 `_raw_delete()`: with the children already gone its cascade lookups find nothing
 and cost little, while it still removes what hangs off a row (an event's outbox
-entry, and whatever other apps attach to these models later) and clears
-`EndUser.first_touch`/`signup_touch` that point at a deleted attribution.
+entry, and whatever other apps attach to these models later).
 `.only("pk")` keeps it from loading event properties it would only throw away.
 """
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from ascendkit_site import ids
+from ascendkit_site.queue import enqueue_on_commit
 from identity.models import EndUser
 
 from ..models import Event, OutboxEntry, Session, Visitor
@@ -49,8 +50,4 @@ def outbox_add(*, events: list[Event]) -> None:
     if not events:
         return
     OutboxEntry.objects.bulk_create([OutboxEntry(environment_id=event.environment_id, event=event) for event in events])
-    from ascendkit_site.queue import enqueue_on_commit
-
-    from ..tasks import outbox_dispatch  # tasks import services; import here to keep that one-way
-
-    enqueue_on_commit(outbox_dispatch)
+    enqueue_on_commit("analytics.tasks.outbox_dispatch")

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from ascendkit_site import ids
 
-from ..enrichment.geo import Place
 from ..enrichment.sources import PageUrl, Traffic
-from ..enrichment.useragent import Device
-from ..models import Event, Pageview, Session, Visitor
+from ..items import Client
+from ..models import Attribution, Event, Pageview, Session, Visitor
+from .bulk import rows_update
 
 # Copied from the session's first pageview; a later, earlier-timed pageview replaces them.
 ENTRY_FIELDS = (
@@ -60,18 +60,6 @@ UPDATED_FIELDS = (
 
 
 @dataclass(frozen=True)
-class Client:
-    """What the request tells about the device and place it came from."""
-
-    device: Device
-    place: Place
-    screen_width: int | None = None
-    screen_height: int | None = None
-    locale: str = ""
-    time_zone: str = ""
-
-
-@dataclass(frozen=True)
 class PageVisit:
     """A pageview as the session sees it."""
 
@@ -110,6 +98,19 @@ class SessionBook:
         session.event_count += 1
         return session
 
+    def join_event(self, at: datetime) -> Session | None:
+        """Count a business event in the session its time belongs to; None when there is none.
+
+        A business event never starts a session on its own: it joins a visitor's
+        browsing when there is some around its time, and, like any activity, it
+        extends that session and may bridge two.
+        """
+        session = self._session_covering(at)
+        if session is not None:
+            self._stretch(session, at)
+            session.event_count += 1
+        return session
+
     def resolve(self, session: Session) -> Session:
         """The session an item ended in, after merges."""
         while id(session) in self._merged:
@@ -125,13 +126,22 @@ class SessionBook:
         changed = [s for s in self.sessions if s.pk is not None and id(s) in self._changed]
         return created, changed
 
-    def _session_at(self, at: datetime, client: Client) -> Session:
+    def _session_covering(self, at: datetime) -> Session | None:
         for session in self.sessions:
             if session.started_at - self.timeout <= at <= session.last_activity_at + self.timeout:
-                session.started_at = min(session.started_at, at)
-                session.last_activity_at = max(session.last_activity_at, at)
-                self._changed.add(id(session))
                 return session
+        return None
+
+    def _stretch(self, session: Session, at: datetime) -> None:
+        session.started_at = min(session.started_at, at)
+        session.last_activity_at = max(session.last_activity_at, at)
+        self._changed.add(id(session))
+
+    def _session_at(self, at: datetime, client: Client) -> Session:
+        session = self._session_covering(at)
+        if session is not None:
+            self._stretch(session, at)
+            return session
         session = self._new_session(at, client)
         self.sessions.append(session)
         self.sessions.sort(key=lambda s: s.started_at)
@@ -185,6 +195,37 @@ class SessionBook:
             other.delete()
 
 
+def sessions_around(*, spans: list[tuple[Visitor, timedelta, datetime, datetime]]) -> dict[int, list[Session]]:
+    """The visitors' sessions that items between `first` and `last` could join, in one query.
+
+    `spans`: (visitor, session timeout, first item time, last item time). Keyed by visitor pk.
+    """
+    if not spans:
+        return {}
+    longest_timeout = max(timeout for _, timeout, _, _ in spans)
+    sessions = Session.objects.filter(
+        environment_id__in={visitor.environment_id for visitor, _, _, _ in spans},
+        visitor_id__in=[visitor.pk for visitor, _, _, _ in spans],
+        last_activity_at__gte=min(first for _, _, first, _ in spans) - longest_timeout,
+        started_at__lte=max(last for _, _, _, last in spans) + longest_timeout,
+    ).order_by("started_at")
+    by_visitor: dict[int, list[Session]] = {}
+    for session in sessions:
+        by_visitor.setdefault(session.visitor_id, []).append(session)
+    return by_visitor
+
+
+def session_books_save(books) -> None:
+    """Write what the books changed: updated sessions in one statement, new ones in another."""
+    created, changed = [], []
+    for book in books:
+        new, updated = book.settle()
+        created += new
+        changed += updated
+    rows_update(model=Session, objects=changed, fields=UPDATED_FIELDS)
+    Session.objects.bulk_create(created)
+
+
 def _set_entry(session: Session, visit: PageVisit) -> None:
     traffic, page = visit.traffic, visit.page
     session.first_pageview_at = visit.at
@@ -223,3 +264,5 @@ def _move_rows(*, from_session: Session, to_session: Session) -> None:
     environment_id = from_session.environment_id
     Pageview.objects.filter(environment_id=environment_id, session=from_session).update(session=to_session)
     Event.objects.filter(environment_id=environment_id, session=from_session).update(session=to_session)
+    # Touches follow their session too, so a signup touch stays known across a merge.
+    Attribution.objects.filter(environment_id=environment_id, session=from_session).update(session=to_session)

@@ -28,11 +28,14 @@ from ascendkit_site.queue import enqueue_on_commit
 from identity.models import EndUser, Environment
 
 from ..models import Attribution, Event, Pageview, Session, Visitor
+from ..selectors import user_first_touch
 from .visitors import visitor_get_for_update
 
 # Rows rewritten per statement: each batch is its own short transaction, so a long
 # history never holds row locks that collect or the purge would wait on.
 STITCH_BATCH_SIZE = 5_000
+
+STITCH_TASK = "analytics.tasks.stitch_visitor"
 
 # A link whose history is not rewritten after this long lost its task (a broker
 # outage after commit, a worker killed mid-run); the sweep queues it again.
@@ -99,9 +102,7 @@ def visitor_link(
         if signup:
             _signup_marker_record(user=user, visitor=visitor)
         if outcome is LinkOutcome.LINKED or signup:
-            from ..tasks import stitch_visitor  # tasks import services; import here to keep that one-way
-
-            enqueue_on_commit(stitch_visitor, visitor.id)
+            enqueue_on_commit(STITCH_TASK, visitor.id)
     return LinkResult(outcome=outcome, visitor=visitor)
 
 
@@ -115,9 +116,7 @@ def visitor_restitch_on_commit(*, visitor: Visitor) -> None:
     """
     if visitor.user_id is None:
         return
-    from ..tasks import stitch_visitor  # tasks import services; import here to keep that one-way
-
-    enqueue_on_commit(stitch_visitor, visitor.id)
+    enqueue_on_commit(STITCH_TASK, visitor.id)
 
 
 def _signup_marker_record(*, user: EndUser, visitor: Visitor) -> None:
@@ -125,8 +124,8 @@ def _signup_marker_record(*, user: EndUser, visitor: Visitor) -> None:
 
     The row is the user's signup-touch Attribution with no session yet. The task
     fills it from the visitor's session at signup time once that session is known
-    (the browser may deliver the pageviews of that session after the signup call),
-    and only then points `EndUser.signup_touch` at it.
+    (the browser may deliver the pageviews of that session after the signup call);
+    until then it has no session, and `user_signup_touch` does not answer it.
     """
     Attribution.objects.update_or_create(
         user=user,
@@ -157,15 +156,14 @@ def visitor_stitch(*, visitor_id: int) -> StitchResult:
         user_id=user.id
     )
 
-    first_touch_id = _first_touch_of(user)
+    first_touch = user_first_touch(user=user)
     signup_touch_id = _signup_touch_refresh(user)
-    EndUser.objects.filter(pk=user.pk).update(first_touch_id=first_touch_id, signup_touch_id=signup_touch_id)
     Visitor.objects.filter(pk=visitor.pk, user_id=user.id).update(stitched_at=timezone.now())
     return StitchResult(
         sessions=sessions,
         pageviews=pageviews,
         events=events,
-        first_touch_id=first_touch_id,
+        first_touch_id=first_touch.pk if first_touch else None,
         signup_touch_id=signup_touch_id,
     )
 
@@ -193,18 +191,6 @@ def _rows_give_to_user(model, visitor: Visitor, user_id: int) -> int:
         last_pk = pks[-1]
         if len(pks) < STITCH_BATCH_SIZE:
             return rewritten
-
-
-def _first_touch_of(user: EndUser) -> int | None:
-    """The earliest first touch among all the user's visitors (SPEC 5, rule 2)."""
-    return (
-        Attribution.objects.filter(
-            environment_id=user.environment_id, kind=Attribution.Kind.FIRST_TOUCH, visitor__user=user
-        )
-        .order_by("at", "pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
 
 
 def _signup_touch_refresh(user: EndUser) -> int | None:

@@ -1,17 +1,66 @@
-"""Visitors: the row every write of a visitor's data starts by locking."""
+"""Visitors: the rows every write of a visitor's data starts by locking.
+
+One lock order everywhere: visitors are created in (environment, public ID)
+order and then locked in primary-key order, whoever writes (collect, business
+events, linking). Two transactions that need the same visitors then wait on each
+other in the same order and can never deadlock.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+from operator import or_
+
+from django.db.models import Q
+from django.utils import timezone
 
 from identity.models import Environment
 
 from ..models import Visitor
 
 
-def visitor_get_for_update(*, environment: Environment, public_id: str) -> Visitor:
-    """The visitor's row, created when new, locked until the caller's transaction ends.
+@dataclass(frozen=True)
+class VisitorWanted:
+    environment: Environment
+    public_id: str
+    # Seen times for a visitor that is new; an existing one keeps its own.
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+
+def visitors_lock(*, wanted: list[VisitorWanted]) -> dict[tuple[int, str], Visitor]:
+    """The visitors' rows, created when new, locked until the caller's transaction ends.
 
     Insert-or-ignore then lock, rather than get_or_create: two requests for the same
     new visitor never raise, and the second waits on the first's row lock and then
-    sees what it wrote (its `user_id`). The collect writer locks many visitors at
-    once the same way (`collect_writer._lock_visitors`).
+    sees what it wrote (its `user_id`). Keyed by (environment ID, public ID).
     """
-    Visitor.objects.bulk_create([Visitor(environment=environment, public_id=public_id)], ignore_conflicts=True)
-    return Visitor.objects.select_for_update().get(environment=environment, public_id=public_id)
+    if not wanted:
+        return {}
+    now = timezone.now()
+    ordered = sorted(wanted, key=lambda want: (want.environment.id, want.public_id))
+    Visitor.objects.bulk_create(
+        [
+            Visitor(
+                environment=want.environment,
+                public_id=want.public_id,
+                first_seen_at=want.first_at or now,
+                last_seen_at=want.last_at or now,
+            )
+            for want in ordered
+        ],
+        ignore_conflicts=True,
+    )
+    public_ids = defaultdict(set)
+    for want in wanted:
+        public_ids[want.environment.id].add(want.public_id)
+    condition = reduce(or_, (Q(environment_id=env, public_id__in=pids) for env, pids in public_ids.items()))
+    locked = Visitor.objects.select_for_update().filter(condition).order_by("pk")
+    return {(visitor.environment_id, visitor.public_id): visitor for visitor in locked}
+
+
+def visitor_get_for_update(*, environment: Environment, public_id: str) -> Visitor:
+    """One visitor's row, created when new, locked until the caller's transaction ends."""
+    locked = visitors_lock(wanted=[VisitorWanted(environment=environment, public_id=public_id)])
+    return locked[(environment.id, public_id)]

@@ -1,8 +1,10 @@
 """Building collect batches the way the browser SDK sends them."""
 
 import itertools
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 CHROME_MAC = (
@@ -71,3 +73,20 @@ def minutes_ago(minutes: float) -> datetime:
 
 VISITOR_A = "vis_AAAAAAAAAAAAAAAAAAAAAAAA"
 VISITOR_B = "vis_BBBBBBBBBBBBBBBBBBBBBBBB"
+
+
+@contextmanager
+def database_down():
+    """Point the connection at a port where no database listens, then restore it.
+
+    PostgreSQL only: SQLite's test database lives in one connection Django never closes.
+    """
+    original = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict["PORT"] = "1"
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(original)

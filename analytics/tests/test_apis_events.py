@@ -1,20 +1,19 @@
 """`POST /v1/events`: business events from servers and signed-in browsers (SPEC 4.2)."""
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import OperationalError, connection
+from django.db import OperationalError
 from django.test import Client
 
+from accounts.services import user_token_issue
 from analytics import tasks
 from analytics.models import Event, OutboxEntry, Session, Visitor
 from analytics.services import business_events
 from analytics.tests.factories import EndUserFactory, SessionFactory, VisitorFactory
-from analytics.tests.helpers import iso
-from identity.services import user_token_issue
+from analytics.tests.helpers import database_down, iso
 
 EVENTS = "/v1/events"
 VISITOR_ID = "vis_EventsVisitor000000001"
@@ -465,14 +464,18 @@ def test_another_environments_key_cannot_write_for_this_environments_user(api, t
     assert not Event.objects.exists()
 
 
-def test_it_answers_503_with_retry_after_when_the_database_is_down(api, tenant, user, monkeypatch):
-    def unavailable(**kwargs):
-        raise OperationalError("connection refused")
-
-    monkeypatch.setattr("analytics.apis.events.business_events_record", unavailable)
-    response = server(api, tenant, {"events": [item(user)]})
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_503_with_retry_after_when_the_database_is_down(api, tenant, user):
+    body = {"events": [item(user, messageId="m-outage")]}
+    with database_down():
+        response = server(api, tenant, body)
     assert error_code(response) == (503, "service_unavailable")
     assert response["Retry-After"]
+
+    # The client retries once the database is back: stored once.
+    assert server(api, tenant, body).json()["accepted"] == 1
+    assert Event.objects.filter(message_id="m-outage").count() == 1
 
 
 def test_the_service_stores_nothing_when_the_outbox_write_fails(tenant, user, monkeypatch):
@@ -493,33 +496,20 @@ def test_the_service_stores_nothing_when_the_outbox_write_fails(tenant, user, mo
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_deliveries_of_one_batch_at_once_store_it_once(tenant, monkeypatch):
+def test_two_deliveries_of_one_batch_at_once_store_it_once(tenant, monkeypatch, run_together):
     monkeypatch.setattr(tasks.outbox_dispatch, "apply_async", lambda *args, **kwargs: None)
     monkeypatch.setattr(tasks.stitch_visitor, "apply_async", lambda *args, **kwargs: None)
     user = EndUserFactory(environment=tenant.environment)
     body = json.dumps({"events": [item(user, messageId=f"m{n}", visitorId=VISITOR_ID) for n in range(50)]})
-    barrier = threading.Barrier(2)
-    answers, errors = [], []
 
     def deliver():
-        try:
-            barrier.wait()
-            response = Client().post(
-                EVENTS, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {tenant.secret_key}"
-            )
-            answers.append(response.json())
-        except Exception as error:  # reported below
-            errors.append(error)
-        finally:
-            connection.close()
+        response = Client().post(
+            EVENTS, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {tenant.secret_key}"
+        )
+        return response.json()
 
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    answers = run_together(deliver, deliver)
 
-    assert not errors
     assert sum(answer["accepted"] for answer in answers) == 50
     assert sum(answer["duplicates"] for answer in answers) == 50
     assert Event.objects.count() == OutboxEntry.objects.count() == 50

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
+from accounts.apis import UserSerializer
 from analytics.models import Pageview, Visitor
 from analytics.services.stitching import visitor_link, visitor_stitch
 from analytics.tests.factories import (
@@ -16,7 +17,6 @@ from analytics.tests.factories import (
     SessionFactory,
     VisitorFactory,
 )
-from identity.apis import UserSerializer
 
 VISITOR_ID = "vis_ProfileVisitor00000001"
 SIGNED_UP = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -219,7 +219,7 @@ class TestProfile:
         assert error_code(response) == (403, "wrong_key_kind")
 
     def test_it_refuses_a_user_token(self, api, tenant, user):
-        from identity.services import user_token_issue
+        from accounts.services import user_token_issue
 
         token = user_token_issue(user=user)
         response = api.get(

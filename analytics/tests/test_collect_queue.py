@@ -1,14 +1,12 @@
 """Queued mode: a request stores its batch in one row; `collect_writer` writes many at once."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from analytics.models import Attribution, CollectBatch, Event, Pageview, Session, Visitor
-from analytics.services.collect_writer import MAX_ATTEMPTS, collect_queue_drain
+from analytics.services.collect import MAX_ATTEMPTS, collect_queue_drain
 from analytics.tests.helpers import VISITOR_A, VISITOR_B, batch, minutes_ago, pageview, track
 
 COLLECT = "/v1/analytics/collect"
@@ -142,7 +140,7 @@ def test_bots_are_not_queued(api, tenant):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_writers_at_once_store_every_item_once_in_the_right_sessions(api, tenant):
+def test_two_writers_at_once_store_every_item_once_in_the_right_sessions(api, tenant, run_together):
     start = minutes_ago(60)
     visitors = [f"vis_{letter * 24}" for letter in "CDEFGH"]
     for step in range(5):
@@ -154,21 +152,12 @@ def test_two_writers_at_once_store_every_item_once_in_the_right_sessions(api, te
                     [pageview(f"https://example.com/{step}", at=start + timedelta(minutes=step))], visitor_id=visitor
                 ),
             )
-    barrier = threading.Barrier(2)
 
     def writer():
-        barrier.wait()
-        try:
-            while collect_queue_drain(limit=7):
-                pass
-        finally:
-            connection.close()
+        while collect_queue_drain(limit=7):
+            pass
 
-    threads = [threading.Thread(target=writer) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(writer, writer)
 
     assert CollectBatch.objects.count() == 0
     assert Pageview.objects.count() == 30

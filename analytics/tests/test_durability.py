@@ -4,33 +4,16 @@ PostgreSQL only: the test database on SQLite lives in memory, in a connection th
 Django never closes, so it cannot be taken away from under a request.
 """
 
-from contextlib import contextmanager
-
 import pytest
-from django.db import connection
 
 from analytics.models import Pageview
-from analytics.tests.helpers import batch, pageview
+from analytics.tests.helpers import batch, database_down, pageview
 from identity.selectors import clear_environment_cache
 
 COLLECT = "/v1/analytics/collect"
 
 
 pytestmark = pytest.mark.postgres
-
-
-@contextmanager
-def database_down():
-    """Point the connection at a port where no database listens, then restore it."""
-    original = dict(connection.settings_dict)
-    connection.close()
-    connection.settings_dict["PORT"] = "1"
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(original)
 
 
 def send(api, tenant, body):

@@ -5,7 +5,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from analytics import tasks
@@ -150,29 +149,12 @@ def test_a_dispatch_reads_at_most_its_limit(user, consumer):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_dispatchers_at_once_hand_each_event_on_once(tenant, consumer, monkeypatch):
+def test_two_dispatchers_at_once_hand_each_event_on_once(tenant, consumer, monkeypatch, run_together):
     # Not dispatched on commit: the two threads below are the only dispatchers.
     monkeypatch.setattr(tasks.outbox_dispatch, "apply_async", lambda *args, **kwargs: None)
     user = EndUserFactory(environment=tenant.environment)
     events = server_events(user, count=200)
-    barrier = threading.Barrier(2)
-    errors = []
+    run_together(outbox_dispatch_pending, outbox_dispatch_pending)
 
-    def dispatch():
-        try:
-            barrier.wait()
-            outbox_dispatch_pending()
-        except Exception as error:  # reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=dispatch) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-
-    assert not errors
     assert Counter(consumer.seen) == Counter(event.public_id for event in events)
     assert OutboxEntry.objects.filter(dispatched_at__isnull=True).count() == 0

@@ -5,6 +5,7 @@ import logging
 import pytest
 from django.db import connection
 
+from analytics.services import collect as collect_service
 from analytics.tests.helpers import VISITOR_A, VISITOR_B, batch, pageview, track
 
 COLLECT = "/v1/analytics/collect"
@@ -58,12 +59,10 @@ def test_no_client_address_reaches_the_database_or_the_logs(api, tenant, setting
 
 
 def test_a_server_error_report_carries_no_client_address(api, tenant, every_log_line, monkeypatch):
-    from analytics.apis import collect as collect_api
-
     def broken(**kwargs):
         raise RuntimeError("storage exploded")
 
-    monkeypatch.setattr(collect_api, "browser_batch_record", broken)
+    monkeypatch.setattr(collect_service, "browser_batches_write", broken)
     api.raise_request_exception = False
 
     response = api.post_json(

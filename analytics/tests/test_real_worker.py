@@ -15,6 +15,7 @@ from django.db import connections
 from django.utils import timezone
 
 from analytics.models import Event, OutboxEntry, Pageview, Session, Visitor
+from analytics.selectors import user_first_touch, user_signup_touch
 from analytics.services.outbox import register_consumer, unregister_consumer
 from analytics.tests.factories import AttributionFactory, PageviewFactory, SessionFactory, VisitorFactory
 from ascendkit_site.celery import app as celery_app
@@ -78,7 +79,8 @@ def test_a_worker_stitches_the_history_of_a_signup(api, tenant, worker):
         assert set(Pageview.objects.filter(visitor=visitor).values_list("user_id", flat=True)) == {user.id}
         assert Session.objects.get(pk=session.pk).user_id == user.id
         user.refresh_from_db()
-        assert user.first_touch.source == "Google" and user.signup_touch.session_id == session.id
+        assert user_first_touch(user=user).source == "Google"
+        assert user_signup_touch(user=user).session_id == session.id
 
         # The built-in event of the signup went through the outbox on the worker too.
         assert wait_until(lambda: not OutboxEntry.objects.filter(dispatched_at__isnull=True).exists())

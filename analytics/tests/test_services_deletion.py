@@ -253,12 +253,7 @@ def erased_user(tenant):
         session=None, visitor=None, user=user, kind=Event.Kind.BUILTIN, name="user.created", properties={}
     )
     OutboxEntry.objects.create(environment=tenant.environment, event=created)
-    signup_touch = AttributionFactory(
-        kind=Attribution.Kind.SIGNUP_TOUCH, visitor=None, user=user, landing_page="/erase-signup"
-    )
-    user.first_touch = phone.attributions.get()
-    user.signup_touch = signup_touch
-    user.save()
+    AttributionFactory(kind=Attribution.Kind.SIGNUP_TOUCH, visitor=None, user=user, landing_page="/erase-signup")
     UserTokenFactory(user=user)
     return user, [phone, laptop]
 
@@ -310,14 +305,3 @@ def test_erasure_keeps_other_users_and_other_environments(erased_user, tenant, o
     assert rows_of(anonymous) == full
     assert rows_of(elsewhere) == full
     assert EndUser.objects.filter(pk=teammate.pk).exists()
-
-
-def test_erasure_clears_another_users_pointer_to_a_deleted_attribution(erased_user, tenant):
-    # A stitching conflict can leave a user's first touch on a visitor that stayed with someone else.
-    user, (phone, _) = erased_user
-    other = EndUserFactory(environment=tenant.environment, first_touch=phone.attributions.get())
-
-    user_erase(user=user)
-
-    other.refresh_from_db()
-    assert other.first_touch is None

@@ -1,14 +1,13 @@
 """Sessions: 30-minute inactivity, late items, merges, and the first pageview's context."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from analytics.models import Attribution, Event, Pageview, Session
 from analytics.tests.helpers import VISITOR_A, batch, minutes_ago, pageview, track
+from conftest import ApiClient, _run_together
 
 COLLECT = "/v1/analytics/collect"
 
@@ -155,26 +154,14 @@ def test_the_forwarded_for_entry_of_the_trusted_proxy_is_used(api, tenant, setti
 
 
 def _post_concurrently(tenant, bodies):
-    from conftest import ApiClient
+    def poster(body):
+        def post():
+            client = ApiClient(REMOTE_ADDR="203.0.113.9")
+            return client.post_json(COLLECT, body, HTTP_X_ASCENDKIT_ENV_KEY=tenant.env_key).status_code
 
-    barrier = threading.Barrier(len(bodies))
-    statuses = []
+        return post
 
-    def post(body):
-        client = ApiClient(REMOTE_ADDR="203.0.113.9")
-        barrier.wait()
-        try:
-            response = client.post_json(COLLECT, body, HTTP_X_ASCENDKIT_ENV_KEY=tenant.env_key)
-            statuses.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statuses
+    return _run_together(*(poster(body) for body in bodies))
 
 
 @pytest.mark.postgres

@@ -1,6 +1,5 @@
 """Stitching: linking visitors to users and giving them their history (SPEC 5, Stitching)."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -9,6 +8,7 @@ from django.utils import timezone
 
 from analytics import tasks
 from analytics.models import Attribution, Event, Pageview, Session, Visitor
+from analytics.selectors import user_first_touch, user_signup_touch
 from analytics.services import stitching
 from analytics.services.stitching import LinkOutcome, visitor_link, visitor_stitch, visitors_pending_stitch
 from analytics.tests.factories import (
@@ -88,11 +88,11 @@ class TestVisitorLink:
         self, environment, user, django_capture_on_commit_callbacks, monkeypatch
     ):
         sent = []
-        monkeypatch.setattr(tasks.stitch_visitor, "apply_async", lambda args, kwargs: sent.append((args, kwargs)))
+        monkeypatch.setattr(tasks.stitch_visitor, "apply_async", lambda **options: sent.append(options))
         visitor = an_anonymous_history(environment)
         with django_capture_on_commit_callbacks(execute=True):
             link(environment, user)
-        assert sent == [((visitor.id,), {})]
+        assert sent == [{"args": (visitor.id,)}]
 
     def test_a_rolled_back_link_queues_nothing(self, environment, user, django_capture_on_commit_callbacks):
         an_anonymous_history(environment)
@@ -183,15 +183,19 @@ class TestVisitorLink:
 
 
 class TestVisitorStitch:
-    def test_it_rewrites_in_batches(self, environment, user, monkeypatch):
-        monkeypatch.setattr(stitching, "STITCH_BATCH_SIZE", 3)
+    @pytest.mark.parametrize("batch_size, pageview_updates", [(3, 4), (5, 2), (10, 1)])
+    def test_it_rewrites_in_batches(self, environment, user, monkeypatch, batch_size, pageview_updates):
+        monkeypatch.setattr(stitching, "STITCH_BATCH_SIZE", batch_size)
         visitor = an_anonymous_history(environment, pageviews=10)
         link(environment, user)
-
-        result = visitor_stitch(visitor_id=visitor.id)
+        statements = []
+        with connection.execute_wrapper(lambda execute, sql, *args: statements.append(sql) or execute(sql, *args)):
+            result = visitor_stitch(visitor_id=visitor.id)
 
         assert (result.sessions, result.pageviews, result.events) == (1, 10, 1)
         assert rows_of(visitor)["pageviews"] == {user.id}
+        # 10 pageviews in batches of `batch_size`: one UPDATE per batch, no more, no fewer.
+        assert len([sql for sql in statements if sql.startswith('UPDATE "analytics_pageview"')]) == pageview_updates
 
     def test_each_batch_is_its_own_statement(self, environment, user, monkeypatch):
         monkeypatch.setattr(stitching, "STITCH_BATCH_SIZE", 4)
@@ -249,7 +253,7 @@ class TestVisitorStitch:
             visitor_stitch(visitor_id=visitors[name].id)
 
         user.refresh_from_db()
-        assert user.first_touch_id == earliest.id
+        assert user_first_touch(user=user).id == earliest.id
 
     def test_the_first_touch_also_carries_the_user(self, environment, user):
         visitor = an_anonymous_history(environment)
@@ -264,7 +268,7 @@ class TestVisitorStitch:
         link(environment, user)
         visitor_stitch(visitor_id=visitor.id)
         user.refresh_from_db()
-        assert user.first_touch is None and user.signup_touch is None
+        assert user_first_touch(user=user) is None and user_signup_touch(user=user) is None
 
     def test_the_signup_touch_is_the_session_the_user_signed_up_in(self, environment):
         now = timezone.now()
@@ -291,7 +295,7 @@ class TestVisitorStitch:
         visitor_stitch(visitor_id=visitor.id)
 
         user.refresh_from_db()
-        touch = user.signup_touch
+        touch = user_signup_touch(user=user)
         assert touch.session_id == signup_session.id
         assert (touch.channel, touch.source, touch.medium) == ("Organic Search", "Google", "organic")
         assert (touch.campaign, touch.term, touch.content) == ("spring", "auth", "hero")
@@ -308,20 +312,21 @@ class TestVisitorStitch:
         link(environment, user, signup=True)
         visitor_stitch(visitor_id=visitor.id)
         user.refresh_from_db()
-        assert user.signup_touch.session_id == later.id
+        assert user_signup_touch(user=user).session_id == later.id
 
     def test_a_signup_touch_appears_once_its_session_arrives(self, environment, django_capture_on_commit_callbacks):
         user = EndUserFactory(environment=environment)
         with django_capture_on_commit_callbacks(execute=True):
             link(environment, user, signup=True)
         user.refresh_from_db()
-        assert user.signup_touch is None  # the browser has not delivered the signup page yet
+        assert user_signup_touch(user=user) is None  # the browser has not delivered the signup page yet
 
         visitor = Visitor.objects.get(public_id=VISITOR_ID)
         session = SessionFactory(visitor=visitor, started_at=user.created_at - timedelta(minutes=2), source="Google")
         visitor_stitch(visitor_id=visitor.id)
         user.refresh_from_db()
-        assert user.signup_touch.session_id == session.id and user.signup_touch.source == "Google"
+        touch = user_signup_touch(user=user)
+        assert touch.session_id == session.id and touch.source == "Google"
 
     def test_a_signup_on_another_users_visitor_records_no_signup_touch(self, environment, user, other_user):
         visitor = an_anonymous_history(environment)
@@ -339,7 +344,7 @@ class TestRestitch:
         with django_capture_on_commit_callbacks(execute=True):
             link(environment, user, signup=True)
         user.refresh_from_db()
-        assert (user.first_touch, user.signup_touch) == (None, None)
+        assert (user_first_touch(user=user), user_signup_touch(user=user)) == (None, None)
 
         # The browser delivers the pages it viewed before signing up only now.
         visitor = Visitor.objects.get(public_id=VISITOR_ID)
@@ -349,7 +354,7 @@ class TestRestitch:
             stitching.visitor_restitch_on_commit(visitor=visitor)
 
         user.refresh_from_db()
-        assert user.first_touch_id == touch.id and user.signup_touch.source == "Google"
+        assert user_first_touch(user=user).id == touch.id and user_signup_touch(user=user).source == "Google"
 
     def test_an_anonymous_visitor_needs_no_restitch(self, environment, django_capture_on_commit_callbacks):
         visitor = an_anonymous_history(environment)
@@ -377,26 +382,9 @@ class TestPendingSweep:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 class TestConcurrency:
-    def run_together(self, *functions):
-        barrier = threading.Barrier(len(functions))
-        results, errors = [None] * len(functions), []
-
-        def run(index, function):
-            try:
-                barrier.wait()
-                results[index] = function()
-            except Exception as error:  # reported below
-                errors.append(error)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        assert not errors
-        return results
+    @pytest.fixture(autouse=True)
+    def _runner(self, run_together):
+        self.run_together = run_together
 
     def test_two_users_linking_one_new_visitor_at_once_serialize(self, tenant):
         environment = tenant.environment
@@ -427,5 +415,5 @@ class TestConcurrency:
         assert sum(result.pageviews for result in results) == 50
         assert rows_of(visitor)["pageviews"] == {user.id}
         user.refresh_from_db()
-        assert user.first_touch_id is not None and user.signup_touch_id is not None
+        assert user_first_touch(user=user) is not None and user_signup_touch(user=user) is not None
         assert Attribution.objects.filter(kind=Attribution.Kind.SIGNUP_TOUCH).count() == 1

@@ -12,7 +12,7 @@ import threading
 from django.core.management.base import BaseCommand
 from django.db import OperationalError, close_old_connections
 
-from analytics.services.collect_writer import collect_queue_drain
+from analytics.services.collect import collect_queue_drain
 
 
 class Command(BaseCommand):

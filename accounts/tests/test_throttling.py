@@ -7,7 +7,7 @@ import time_machine
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from identity.throttling import private_digest
+from accounts.throttling import private_digest
 
 from .helpers import error_of, login, signup
 
@@ -144,7 +144,7 @@ def test_a_waitlisted_login_with_the_right_password_is_not_a_failure(api, tenant
 def test_login_goes_on_unthrottled_when_the_cache_is_down(api, tenant, monkeypatch, at_window_start):
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from identity import throttling
+    from accounts import throttling
 
     def unavailable(*args, **kwargs):
         raise RedisConnectionError("down")

@@ -1,8 +1,9 @@
-"""End users' auth API (SPEC 4.3): signup, login, logout, me, and waitlist approval.
+"""End users' API (SPEC 4.3): signup, login, logout, me, waitlist approval, identify.
 
 Each view authenticates with `identity.auth`, validates with its InputSerializer,
-calls one service and answers with its OutputSerializer. Errors are ApiErrors in
-the SPEC's shape, rendered by `ascendkit_site.errors.api_exception_handler`.
+calls one service and answers with its OutputSerializer. Services raise
+ApplicationErrors; `ascendkit_site.errors.api_exception_handler` answers them in
+the SPEC's shape.
 """
 
 from drf_spectacular.types import OpenApiTypes
@@ -12,16 +13,14 @@ from rest_framework.response import Response
 
 from analytics.enrichment.client_ip import client_ip
 from ascendkit_site import ids
-from ascendkit_site.api import KeyedApi
+from ascendkit_site.api import KeyedApi, SecretKeyApi
 from ascendkit_site.cors import CorsMixin
-from ascendkit_site.errors import ApiError
-from ascendkit_site.jsonbody import read_json_object
-from ascendkit_site.openapi import error_responses
+from ascendkit_site.openapi import SECRET_KEY_ERRORS, error_responses
+from identity.auth import authenticate_env_key, authenticate_secret_key, authenticate_user_token
+from identity.models import EndUser
+from identity.selectors import end_user_get_or_404
 
-from .auth import authenticate_env_key, authenticate_secret_key, authenticate_user_token
-from .models import EndUser
-from .selectors import end_user_get
-from .services import InvalidCredentials, user_approve, user_login, user_logout, user_signup
+from .services import InvalidCredentials, user_approve, user_identify, user_login, user_logout, user_signup
 from .throttling import LoginThrottle
 
 # --- OpenAPI: the keys, the error shape, a user -----------------------------------------
@@ -74,13 +73,7 @@ TOKEN_ERRORS = {
 
 
 class IdentityApi(CorsMixin, KeyedApi):
-    """Shared by the views below: CORS for browsers, and a validated JSON body."""
-
-    def input(self, request) -> dict:
-        """The JSON object body, validated by the view's InputSerializer."""
-        serializer = self.InputSerializer(data=read_json_object(request))
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+    """The browser-facing views below: CORS on every answer."""
 
 
 class SignupApi(IdentityApi):
@@ -250,8 +243,62 @@ class UserApproveApi(IdentityApi):
     )
     def post(self, request, user_id: str):
         environment = authenticate_secret_key(request)
-        user = end_user_get(environment=environment, public_id=user_id)
-        if user is None:
-            raise ApiError("not_found", "There is no user with this ID in this environment.", status.HTTP_404_NOT_FOUND)
-        user = user_approve(user=user)
+        user = user_approve(user=end_user_get_or_404(environment=environment, public_id=user_id))
         return Response(self.OutputSerializer({"user": user}).data)
+
+
+class IdentifyApi(SecretKeyApi):
+    class InputSerializer(serializers.Serializer):
+        userId = serializers.RegexField(ids.USER_ID_RE.pattern, help_text="`usr_…`")
+        # Checked by the service, so that a missing or malformed one is `invalid_visitor_id`.
+        visitorId = serializers.CharField(
+            help_text="`vis_` + 16–64 of `[A-Za-z0-9]`.",
+            required=False,
+            allow_null=True,
+            allow_blank=True,
+            trim_whitespace=False,
+            default=None,
+        )
+
+        class Meta:
+            ref_name = "Identify"
+
+    class OutputSerializer(serializers.Serializer):
+        userId = serializers.CharField()
+        visitorId = serializers.CharField()
+        linked = serializers.BooleanField(
+            help_text="False when the visitor already belongs to another user: it is not moved, and the "
+            "conflict is counted."
+        )
+
+        class Meta:
+            ref_name = "IdentifyResult"
+
+    @extend_schema(
+        operation_id="identify",
+        summary="Link a visitor to a user",
+        description="Links the browser's visitor to the user; its history (before and after) becomes the "
+        "user's, and the user's first touch is recomputed, in the background. Idempotent.",
+        request=InputSerializer,
+        responses={
+            200: OutputSerializer,
+            **error_responses(
+                {
+                    400: "Malformed JSON (`malformed_json`), a missing `userId` (`invalid_request`), or a "
+                    "malformed `visitorId` (`invalid_visitor_id`).",
+                    **SECRET_KEY_ERRORS,
+                    404: "No such user in this environment (`not_found`).",
+                    413: "The body is over 512 KiB (`payload_too_large`).",
+                    415: "The body is not `application/json` (`unsupported_media_type`).",
+                }
+            ),
+        },
+        tags=["users"],
+    )
+    def post(self, request):
+        environment = authenticate_secret_key(request)
+        data = self.input(request)
+        user = end_user_get_or_404(environment=environment, public_id=data["userId"])
+        result = user_identify(environment=environment, user=user, visitor_id=data["visitorId"])
+        answer = {"userId": user.public_id, "visitorId": data["visitorId"], "linked": result.linked}
+        return Response(self.OutputSerializer(answer).data)

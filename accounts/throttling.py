@@ -22,8 +22,7 @@ from redis.exceptions import RedisError
 from rest_framework import status
 
 from ascendkit_site.errors import ApiError
-
-from .models import Environment
+from identity.models import Environment
 
 logger = logging.getLogger(__name__)
 

@@ -106,3 +106,5 @@ def test_approving_ignores_a_body_it_does_not_need(api, tenant, waitlisted_id):
     response = api.post_json(f"/v1/users/{waitlisted_id}/approve", b"{not json", headers=secret_headers(tenant))
 
     assert response.status_code == 200
+    assert response.json()["user"]["status"] == "active"
+    assert EndUser.objects.get(public_id=waitlisted_id).status == EndUser.Status.ACTIVE
