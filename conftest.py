@@ -41,6 +41,10 @@ def pytest_collection_modifyitems(config, items):
 def _test_settings(settings, request):
     # A fast hasher: the suite creates many users. Production keeps Django's default.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Collect writes inline, so a test sees its rows at once; tests of the queue turn
+    # it on, and drain it themselves unless they ask for the writer thread.
+    settings.COLLECT_QUEUE = False
+    settings.COLLECT_WRITER = "external"
     clear_environment_cache()
     cache.clear()
     # Tasks run in-process unless a test asks for the real worker.

@@ -7,6 +7,13 @@ from .jsonbody import body_too_large, read_json_object
 from .openapi import KeyAuthSchema
 
 
+def check_declared_length(request) -> None:
+    """The one check of the declared body length, before anything reads the body."""
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not (length.isascii() and length.isdigit()) or int(length) > settings.COLLECT_MAX_BODY_BYTES:
+        raise body_too_large()
+
+
 class KeyedApi(APIView):
     """Declares its keys for the schema (`auth_schemes`) and enforces the body limit.
 
@@ -19,10 +26,7 @@ class KeyedApi(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        # The one check of the declared length, before anything reads the body.
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if not (length.isascii() and length.isdigit()) or int(length) > settings.COLLECT_MAX_BODY_BYTES:
-            raise body_too_large()
+        check_declared_length(request)
 
     def input(self, request) -> dict:
         """The JSON object body, validated by the view's InputSerializer."""

@@ -81,17 +81,25 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
-def api_exception_handler(exc, context):
-    """DRF's handler, reshaped; database outages become 503 with Retry-After."""
+def known_error(exc) -> tuple[int, dict, dict] | None:
+    """(status, body, headers) for the errors this project raises, and database outages."""
     if isinstance(exc, ApiError):
-        return Response(error_body(exc.code, exc.message), status=exc.status_code, headers=exc.headers)
+        return exc.status_code, error_body(exc.code, exc.message), exc.headers
     if isinstance(exc, ApplicationError):
-        status_code = STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST)
-        return Response(error_body(exc.code, exc.message), status=status_code)
+        return STATUS_BY_CODE.get(exc.code, status.HTTP_400_BAD_REQUEST), error_body(exc.code, exc.message), {}
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is unreachable: the client keeps its items and retries.
         unavailable = ServiceUnavailable()
-        return Response(error_body(unavailable.code, unavailable.message), status=503, headers=unavailable.headers)
+        return 503, error_body(unavailable.code, unavailable.message), unavailable.headers
+    return None
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, reshaped; database outages become 503 with Retry-After."""
+    known = known_error(exc)
+    if known is not None:
+        status_code, body, headers = known
+        return Response(body, status=status_code, headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

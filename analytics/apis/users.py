@@ -18,6 +18,7 @@ from identity.models import EndUser
 from identity.selectors import end_user_get_or_404
 
 from ..selectors import TIMELINE_DEFAULT_LIMIT, TIMELINE_MAX_LIMIT, InvalidCursor, user_profile, user_timeline
+from ..services.collect import collect_queue_flush
 from .erasure import UserErasureMixin
 
 
@@ -82,6 +83,7 @@ class UserProfileApi(UserErasureMixin, SecretKeyApi):
     def get(self, request, user_id: str):
         environment = authenticate_secret_key(request)
         user = end_user_get_or_404(environment=environment, public_id=user_id)
+        collect_queue_flush(environment=environment)
         return Response(ProfileSerializer(user_profile(user=user)).data)
 
 
@@ -157,6 +159,7 @@ class UserTimelineApi(SecretKeyApi):
         environment = authenticate_secret_key(request)
         limit = _limit_from(request.query_params.get("limit"))
         user = end_user_get_or_404(environment=environment, public_id=user_id)
+        collect_queue_flush(environment=environment)
         try:
             page = user_timeline(user=user, cursor=request.query_params.get("cursor") or None, limit=limit)
         except InvalidCursor:

@@ -9,11 +9,13 @@ here too, beside both ends of the queue.
 """
 
 import logging
+import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -217,6 +219,8 @@ def browser_batch_enqueue(*, batch: BrowserBatch) -> RecordResult:
                 }
             ],
         )
+        if settings.COLLECT_WRITER == "thread":
+            transaction.on_commit(drainer.wake)
     return RecordResult(accepted=len(fresh), duplicates=len(batch.items) - len(fresh))
 
 
@@ -264,31 +268,97 @@ def collect_queue_drain(*, limit: int = 500) -> int:
     up the rest: it keeps its error and is tried again until MAX_ATTEMPTS.
     """
     with transaction.atomic():
-        rows = list(
-            CollectBatch.objects.select_for_update(skip_locked=True)
-            .filter(attempts__lt=MAX_ATTEMPTS)
-            .order_by("id")[:limit]
+        pending = CollectBatch.objects.select_for_update(skip_locked=True).filter(attempts__lt=MAX_ATTEMPTS)
+        return _write_claimed(list(pending.order_by("id")[:limit]))
+
+
+def collect_queue_flush(*, environment: Environment, limit: int = 2_000) -> None:
+    """Write the environment's queued batches now, before a read that must see them.
+
+    Reads of a user's history and of reports call this, so what a client was told
+    is accepted shows up in the next answer, as in inline mode. Without SKIP LOCKED:
+    a batch a writer holds is waited for, and it is written when the wait ends.
+    """
+    if not settings.COLLECT_QUEUE or not CollectBatch.objects.filter(environment=environment).exists():
+        return
+    with transaction.atomic():
+        pending = CollectBatch.objects.select_for_update().filter(environment=environment, attempts__lt=MAX_ATTEMPTS)
+        _write_claimed(list(pending.order_by("id")[:limit]))
+
+
+def _write_claimed(rows: list[CollectBatch]) -> int:
+    """Write claimed queue rows and delete those written; inside the claiming transaction."""
+    if not rows:
+        return 0
+    environments = Environment.objects.in_bulk({row.environment_id for row in rows})
+    batches = [
+        batch_from_payload(
+            environment=environments[row.environment_id],
+            visitor_public_id=row.visitor_public_id,
+            payload=row.payload,
         )
-        if not rows:
-            return 0
-        environments = Environment.objects.in_bulk({row.environment_id for row in rows})
-        batches = [
-            batch_from_payload(
-                environment=environments[row.environment_id],
-                visitor_public_id=row.visitor_public_id,
-                payload=row.payload,
-            )
-            for row in rows
-        ]
-        try:
-            with transaction.atomic():
-                browser_batches_write(batches=batches)
-            written = rows
-        except Exception:
-            logger.exception("A chunk of %d queued batches failed; writing them one at a time.", len(rows))
-            written = _write_one_by_one(rows, batches)
-        CollectBatch.objects.filter(pk__in=[row.pk for row in written]).delete()
+        for row in rows
+    ]
+    try:
+        with transaction.atomic():
+            browser_batches_write(batches=batches)
+        written = rows
+    except Exception:
+        logger.exception("A chunk of %d queued batches failed; writing them one at a time.", len(rows))
+        written = _write_one_by_one(rows, batches)
+    CollectBatch.objects.filter(pk__in=[row.pk for row in written]).delete()
     return len(rows)
+
+
+class QueueDrainer:
+    """Drains the queue from a thread of the web process itself (COLLECT_WRITER=thread).
+
+    A request wakes it once its batch is committed; while a chunk is being written,
+    the batches that arrive meanwhile wait and go in the next one, so the busier the
+    server, the more each transaction carries. It also looks every few seconds, for
+    batches another process left behind (a worker that died). A separate
+    `collect_writer` process (COLLECT_WRITER=external) does the same work instead.
+    """
+
+    IDLE_SECONDS = 5.0
+    ERROR_PAUSE_SECONDS = 1.0
+
+    def __init__(self):
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
+
+    def wake(self) -> None:
+        self._ensure_running()
+        self._wake.set()
+
+    def _ensure_running(self) -> None:
+        # A forked process (a gunicorn worker) inherits no threads: start one per process.
+        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="collect-queue-drainer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.IDLE_SECONDS)
+            self._wake.clear()
+            try:
+                close_old_connections()
+                while collect_queue_drain():
+                    pass
+            except Exception:
+                # The database is away, most likely: the batches are safe in the queue.
+                logger.warning("Writing queued collect batches failed; trying again shortly.", exc_info=True)
+                close_old_connections()
+                self._wake.wait(self.ERROR_PAUSE_SECONDS)
+
+
+drainer = QueueDrainer()
 
 
 def _write_one_by_one(rows, batches: list[BrowserBatch]) -> list:

@@ -1,5 +1,6 @@
 """Queued mode: a request stores its batch in one row; `collect_writer` writes many at once."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from django.core.management import call_command
 
 from analytics.models import Attribution, CollectBatch, Event, Pageview, Session, Visitor
 from analytics.services.collect import MAX_ATTEMPTS, collect_queue_drain
+from analytics.tests.factories import EndUserFactory, VisitorFactory
 from analytics.tests.helpers import VISITOR_A, VISITOR_B, batch, minutes_ago, pageview, track
 
 COLLECT = "/v1/analytics/collect"
@@ -174,3 +176,33 @@ def test_the_periodic_sweep_writes_what_no_writer_took(api, tenant):
 
     assert collect_queue_sweep.delay().get() == 2
     assert Pageview.objects.count() == 2 and CollectBatch.objects.count() == 0
+
+
+def test_a_read_of_a_users_history_writes_their_queued_batches_first(api, tenant, settings):
+    settings.COLLECT_QUEUE = True
+    user = EndUserFactory(environment=tenant.environment)
+    VisitorFactory(environment=tenant.environment, public_id=VISITOR_A, user=user)
+    send(api, tenant, batch([pageview("https://example.com/queued")], visitor_id=VISITOR_A))
+    assert CollectBatch.objects.count() == 1
+
+    headers = {"Authorization": f"Bearer {tenant.secret_key}"}
+    timeline = api.get(f"/v1/users/{user.public_id}/timeline", headers=headers).json()
+
+    assert [item["path"] for item in timeline["items"]] == ["/queued"]
+    assert CollectBatch.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_thread_stores_what_requests_queue(api, tenant, settings):
+    settings.COLLECT_QUEUE = True
+    settings.COLLECT_WRITER = "thread"
+    for n in range(5):
+        send(api, tenant, batch([pageview(f"https://example.com/{n}"), track()], visitor_id=VISITOR_A))
+
+    deadline = time.monotonic() + 10
+    while Pageview.objects.count() < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert Pageview.objects.count() == 5 and Event.objects.count() == 5
+    assert CollectBatch.objects.count() == 0
