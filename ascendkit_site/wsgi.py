@@ -10,3 +10,8 @@ application = get_wsgi_application()
 from analytics.enrichment.useragent import device_from_user_agent  # noqa: E402
 
 device_from_user_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36")
+
+# Open the GeoIP database now too: a missing file stops the start, a stale one warns once.
+from analytics.enrichment.geo import open_database  # noqa: E402
+
+open_database()

@@ -11,12 +11,18 @@ region report compares; city is the English name.
 
 The address is never logged: the errors of the lookup library quote it, so only their
 type is.
+
+Places move between networks every week, and the embedded GeoLite2 file dates from
+2018. Opening a database built more than STALE_AFTER_DAYS ago logs one warning, and
+`manage.py check --deploy` reports it (analytics/checks.py); `wsgi.py` opens the database
+as the server starts, so the warning comes then rather than at the first visit.
 """
 
 import ipaddress
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import geoip2.database
 import geoip2.errors
@@ -36,6 +42,22 @@ class Place:
 
 
 UNKNOWN_PLACE = Place(country="", region="", city="")
+STALE_AFTER_DAYS = 90
+
+
+@dataclass(frozen=True)
+class DatabaseAge:
+    path: str
+    built: date
+    days: int
+
+    @property
+    def stale(self) -> bool:
+        return self.days > STALE_AFTER_DAYS
+
+    def describe(self) -> str:
+        return f"The GeoIP database {self.path} was built on {self.built.isoformat()}, {self.days} days ago"
+
 
 _reader: geoip2.database.Reader | None = None
 _reader_lock = threading.Lock()
@@ -54,6 +76,12 @@ def place_for_ip(ip: str | None) -> Place:
         return UNKNOWN_PLACE
     region = found.subdivisions[0].name if found.subdivisions else None
     return Place(country=found.country.iso_code or "", region=region or "", city=found.city.name or "")
+
+
+def open_database() -> DatabaseAge:
+    """Open the database now, not at the first lookup; its age, for the staleness check."""
+    reader = _get_reader()
+    return _age(reader, _database_path())
 
 
 def reset_reader() -> None:
@@ -81,8 +109,17 @@ def _get_reader() -> geoip2.database.Reader:
     if _reader is None:
         with _reader_lock:
             if _reader is None:
-                _reader = _open_reader(settings.GEOIP_DATABASE or geolite2_database())
+                _reader = _open_reader(_database_path())
     return _reader
+
+
+def _database_path() -> str:
+    return settings.GEOIP_DATABASE or geolite2_database()
+
+
+def _age(reader: geoip2.database.Reader, path: str) -> DatabaseAge:
+    built = datetime.fromtimestamp(reader.metadata().build_epoch, tz=UTC).date()
+    return DatabaseAge(path=path, built=built, days=(datetime.now(tz=UTC).date() - built).days)
 
 
 def _open_reader(path: str) -> geoip2.database.Reader:
@@ -94,4 +131,11 @@ def _open_reader(path: str) -> geoip2.database.Reader:
     if "City" not in database_type:
         reader.close()
         raise ImproperlyConfigured(f"GEOIP_DATABASE: {path!r} is a {database_type} database; a City database is needed")
+    age = _age(reader, path)
+    if age.stale:
+        logger.warning(
+            "%s: visitors may be placed where their network was then. "
+            "Point GEOIP_DATABASE at a current City database (see the README's Production section).",
+            age.describe(),
+        )
     return reader

@@ -4,6 +4,15 @@ Source is `utm_source` when present, else the name of the referring site from
 `analytics/data/referrers.json` ("Google", "Twitter", "ChatGPT"…), else the referring
 domain. A referrer on the page's own host (ignoring "www.") is no referrer.
 
+referrers.json is built by `manage.py build_referrers` from Matomo's search engine,
+social network and AI assistant lists and the project's additions (see
+`referrer_lists.py`). A referrer's site is found by its host and path: the most
+specific listed host suffix wins (`mail.google.com` over `google.com`), a brand listed
+under every top-level domain (`google.*`) matches `google.de` and `google.co.uk`, and
+within a host the longest listed path prefix wins (`bing.com/images/search` is Bing
+Images). The answer for a host is cached, so the hot path pays one dict probe per
+label only for hosts it has not seen lately.
+
 Medium is `utm_medium` when present. Without it:
 
 - a paid click ID gives "cpc", as the ad network's auto-tagging would: gclid, gbraid and
@@ -30,6 +39,7 @@ Unassigned. GA4's source lists are replaced by the categories of the referrer fi
 GA4 has no AI category, so AI assistants are plain referrals.
 """
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -58,8 +68,9 @@ CATEGORIES = frozenset({"search", "social", "video", "email", "shopping", "ai", 
 _CATEGORY_MEDIUMS = {"search": "organic", "social": "social", "email": "email"}
 # Country-code suffixes under which a brand's domain sits one level down: google.co.uk.
 _SECOND_LEVEL_LABELS = frozenset({"co", "com", "net", "org", "ac", "ne", "or", "gov", "edu", "gob"})
-# More labels than any key of the referrer file; bounds the work on hostile hostnames.
-_MAX_LOOKUP_LABELS = 6
+_BRAND_WILDCARD = ".*"
+_HOST_CACHE_SIZE = 4096
+_MAX_HOST_LENGTH = 253
 _WEB_SCHEMES = frozenset({"http", "https"})
 _ANDROID_APP = "android-app://"
 _BAD_HOST_CHARACTERS = re.compile(r"[\s\x00-\x1f\x7f\\\"<>{}|^`%]")
@@ -114,7 +125,7 @@ def traffic_from(page: PageUrl, referrer: str | None) -> Traffic:
     if host and _without_www(host) == _without_www(page.hostname):
         host, path = "", ""
     domain = _without_www(host)
-    source, site = _source(page, host, domain)
+    source, site = _source(page, host, path, domain)
     medium = _medium(page, site, domain)
     category = site.category if site else ""
     channel = channel_for(source=source, medium=medium, campaign=page.utm_campaign, category=category)
@@ -123,20 +134,19 @@ def traffic_from(page: PageUrl, referrer: str | None) -> Traffic:
     )
 
 
-def site_for_host(host: str) -> Site | None:
-    """The curated site a hostname belongs to: its most specific listed domain wins."""
-    labels = host.lower().rstrip(".").split(".")
-    for start in range(max(0, len(labels) - _MAX_LOOKUP_LABELS), len(labels)):
-        site = _SITES.get(".".join(labels[start:]))
-        if site:
+def site_for_host(host: str, path: str = "") -> Site | None:
+    """The listed site a referrer's host (an Android app's package) and path belong to."""
+    # No real hostname is longer; the cut keeps the labels that can match and bounds the cache.
+    for prefix, site in _rules_for_host(host[-_MAX_HOST_LENGTH:]):
+        if not prefix or _path_is_under(path.lower(), prefix):
             return site
-    return _SITES.get(_brand_key(labels))
+    return None
 
 
 def site_for_source(source: str) -> Site | None:
-    """The curated site a `utm_source` value names, by name, alias or domain."""
+    """The listed site a `utm_source` value names, by name, alias or domain."""
     value = source.strip().lower()
-    return _SITES_BY_NAME.get(value) or (site_for_host(value) if "." in value else None)
+    return _referrers().by_name.get(value) or (site_for_host(value) if "." in value else None)
 
 
 def channel_for(*, source: str, medium: str, campaign: str, category: str) -> str:
@@ -147,13 +157,13 @@ def channel_for(*, source: str, medium: str, campaign: str, category: str) -> st
     return next((channel for channel, applies in _CHANNEL_RULES if applies(touch)), "Unassigned")
 
 
-def _source(page: PageUrl, host: str, domain: str) -> tuple[str, Site | None]:
+def _source(page: PageUrl, host: str, path: str, domain: str) -> tuple[str, Site | None]:
     click_source = _CLICK_ID_SOURCES.get(page.click_id, "")
     if page.utm_source:
         return page.utm_source, site_for_source(page.utm_source)
     if click_source and page.click_id not in _UNPAID_CLICK_IDS:
         return click_source, site_for_source(click_source)
-    site = site_for_host(host) if host else None
+    site = site_for_host(host, path) if host else None
     if site:
         return site.name, site
     if domain:
@@ -267,24 +277,59 @@ def _without_www(host: str) -> str:
     return host.removeprefix("www.")
 
 
-def _brand_key(labels: list[str]) -> str:
+@dataclass(frozen=True)
+class _Referrers:
+    hosts: dict[str, tuple[tuple[str, Site], ...]]  # key → (path prefix, site), longest prefix first
+    by_name: dict[str, Site]  # lower-case name or alias → site
+    max_labels: int  # the most labels a host needs to match any key
+
+
+@functools.cache
+def _referrers() -> _Referrers:
+    """The referrer file, read at the first lookup of the process."""
+    return _load_referrers(REFERRERS_FILE)
+
+
+@functools.lru_cache(maxsize=_HOST_CACHE_SIZE)
+def _rules_for_host(host: str) -> tuple[tuple[str, Site], ...]:
+    """The path rules that apply to a host, most specific key first."""
+    referrers = _referrers()
+    hosts = referrers.hosts
+    # Only the last labels can match a key: a hostile hostname costs no more than a real one.
+    labels = host.lower().rstrip(".").split(".")[-referrers.max_labels :]
+    brand_end = len(labels) - _top_level_labels(labels)
+    rules: list[tuple[str, Site]] = []
+    for start in range(len(labels)):
+        rules.extend(hosts.get(".".join(labels[start:]), ()))
+        if start < brand_end:
+            rules.extend(hosts.get(".".join(labels[start:brand_end]) + _BRAND_WILDCARD, ()))
+    return tuple(rules)
+
+
+def _top_level_labels(labels: list[str]) -> int:
+    """1 for google.de, 2 for google.co.uk and google.com.br."""
     country_second_level = len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL_LABELS
-    brand = labels[-3] if country_second_level else labels[-2] if len(labels) >= 2 else ""
-    return f"{brand}.*"
+    return 2 if country_second_level else 1
 
 
-def _load_sites(path: Path) -> tuple[dict[str, Site], dict[str, Site]]:
-    by_domain: dict[str, Site] = {}
-    by_name: dict[str, Site] = {}
-    for domain, entry in json.loads(path.read_text(encoding="utf-8")).items():
-        site = Site(name=entry["name"], category=entry["category"])
+def _path_is_under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def _load_referrers(path: Path) -> _Referrers:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    sites = {name: Site(name=name, category=category) for name, category in data["sites"].items()}
+    for site in sites.values():
         if site.category not in CATEGORIES:
-            raise ValueError(f"{path.name}: {domain} has an unknown category {site.category!r}")
-        by_domain[domain.lower()] = site
-        for alias in (site.name.lower(), *entry.get("aliases", ())):
-            if by_name.setdefault(alias, site) != site:
-                raise ValueError(f"{path.name}: {alias!r} names both {by_name[alias]} and {site}")
-    return by_domain, by_name
-
-
-_SITES, _SITES_BY_NAME = _load_sites(REFERRERS_FILE)
+            raise ValueError(f"{path.name}: {site.name} has an unknown category {site.category!r}")
+    by_name = {name.lower(): site for name, site in sites.items()}
+    for alias, name in data["aliases"].items():
+        if by_name.setdefault(alias, sites[name]) != sites[name]:
+            raise ValueError(f"{path.name}: {alias!r} names both {by_name[alias]} and {sites[name]}")
+    hosts = {
+        key: tuple(sorted(((prefix, sites[name]) for prefix, name in rules.items()), key=lambda rule: -len(rule[0])))
+        for key, rules in data["hosts"].items()
+    }
+    # A brand key (google.*) stands for its labels plus up to two of a top-level domain.
+    max_labels = max(key.count(".") + (2 if key.endswith(_BRAND_WILDCARD) else 1) for key in hosts)
+    return _Referrers(hosts=hosts, by_name=by_name, max_labels=max_labels)

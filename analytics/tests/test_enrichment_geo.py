@@ -1,12 +1,14 @@
 import logging
+from datetime import UTC, date, datetime, timedelta
 
 import maxminddb
 import pytest
+import time_machine
 from _maxminddb_geolite2 import geolite2_database
 from django.core.exceptions import ImproperlyConfigured
 
 from analytics.enrichment import geo
-from analytics.enrichment.geo import UNKNOWN_PLACE, Place, place_for_ip, reset_reader
+from analytics.enrichment.geo import UNKNOWN_PLACE, Place, open_database, place_for_ip, reset_reader
 
 
 @pytest.fixture(autouse=True)
@@ -87,3 +89,37 @@ def test_it_logs_a_failed_lookup_without_the_address(monkeypatch, caplog):
         assert place_for_ip("85.214.132.117") == UNKNOWN_PLACE
     assert "InvalidDatabaseError" in caplog.text
     assert "85.214" not in caplog.text
+
+
+# --- the database's age ---------------------------------------------------------------------
+
+BUILT = datetime(2018, 7, 3, 21, 26, 56, tzinfo=UTC)  # build_epoch of the embedded file
+
+
+def stale_warnings(caplog):
+    return [record for record in caplog.records if record.name == geo.__name__ and "was built on" in record.message]
+
+
+def test_it_warns_once_when_the_database_is_older_than_90_days(caplog):
+    with time_machine.travel(BUILT + timedelta(days=91), tick=False), caplog.at_level(logging.WARNING):
+        place_for_ip("8.8.8.8")
+        place_for_ip("85.214.132.117")
+    [warning] = stale_warnings(caplog)
+    assert "2018-07-03, 91 days ago" in warning.message
+    assert "GEOIP_DATABASE" in warning.message
+    assert "8.8.8.8" not in caplog.text and "85.214" not in caplog.text
+
+
+def test_it_does_not_warn_about_a_database_90_days_old(caplog):
+    with time_machine.travel(BUILT + timedelta(days=90), tick=False), caplog.at_level(logging.WARNING):
+        age = open_database()
+        place_for_ip("8.8.8.8")
+    assert (age.built, age.days, age.stale) == (date(2018, 7, 3), 90, False)
+    assert stale_warnings(caplog) == []
+
+
+def test_opening_the_database_early_keeps_it_for_the_lookups():
+    open_database()
+    reader = geo._reader
+    place_for_ip("8.8.8.8")
+    assert geo._reader is reader
