@@ -1,13 +1,15 @@
-"""Updating many rows with one statement text, sent as a batch.
+"""Writing many rows at once without model instances or the ORM's per-row Python.
 
 Django's `bulk_update` builds a CASE expression per row and field, which costs more
-Python than the write itself when a chunk changes hundreds of sessions. Here the
-statement is one fixed `UPDATE … WHERE pk = %s`, and `executemany` sends the rows
-(psycopg 3 pipelines them in one round trip). Values are prepared by each field,
-as the ORM would.
+Python than the write itself when a chunk changes hundreds of sessions. Here an
+update is one fixed `UPDATE … WHERE pk = %s`, and `executemany` sends the rows
+(psycopg 3 pipelines them in one round trip). Inserts go through `executemany`, or
+`COPY` on PostgreSQL, several times faster than any INSERT. Values are prepared by
+each field, as the ORM would.
 """
 
 from django.db import connection
+from psycopg.types.json import Jsonb
 
 
 def rows_update(*, model, objects: list, fields: list[str] | tuple[str, ...]) -> None:
@@ -30,7 +32,8 @@ def rows_insert(*, model, rows: list[dict], ignore_conflicts: bool = False) -> N
 
     Building a model instance costs tens of microseconds for a wide table; the
     collect writer inserts thousands of rows a second. Only values that need it
-    (times, JSON) go through their field's preparation.
+    (times, JSON) go through their field's preparation. With `ignore_conflicts`, a
+    row that breaks a unique constraint is skipped, as `ON CONFLICT DO NOTHING`.
     """
     if not rows:
         return
@@ -61,3 +64,24 @@ def _execute_rows(sql: str, rows: list[list]) -> None:
             cursor.execute(sql, rows[0])
         else:
             cursor.executemany(sql, rows)
+
+
+def rows_copy(*, model, rows: list[dict]) -> None:
+    """Insert rows given as {attname: value} with PostgreSQL's `COPY`, several times faster.
+
+    COPY knows no ON CONFLICT: a row that breaks a unique constraint fails the
+    whole statement with IntegrityError, and the caller decides what to do.
+    """
+    if not rows:
+        return
+    meta = model._meta
+    fields = [meta.get_field(name) for name in rows[0]]
+    json_positions = [i for i, field in enumerate(fields) if field.get_internal_type() == "JSONField"]
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        for row in rows:
+            values = list(row.values())
+            for i in json_positions:
+                values[i] = Jsonb(values[i])
+            copy.write_row(values)

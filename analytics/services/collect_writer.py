@@ -16,15 +16,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 
 from ascendkit_site import ids
-from identity.models import Environment
+from identity.models import EndUser, Environment
 
 from ..items import BrowserBatch
 from ..models import Attribution, Event, Pageview, Session, Visitor
 from ..selectors import stored_message_ids
-from .bulk import rows_insert, rows_update
+from .bulk import rows_copy, rows_insert, rows_update
 from .events import outbox_add
 from .sessions import PageVisit, SessionBook, session_books_save, sessions_around
 from .stitching import TOUCH_FIELDS, attribution_fill_from_session, visitor_restitch_on_commit
@@ -57,6 +57,19 @@ class _VisitorWork:
 
 def browser_batches_write(*, batches: list[BrowserBatch]) -> list[RecordResult]:
     """Store the batches' items sessionised; answer each batch's accepted and duplicate counts."""
+    for attempt in range(2):
+        try:
+            return _write(batches)
+        except IntegrityError:
+            # The one race the visitor locks cannot serialise: the same messageId sent
+            # at once under two visitor IDs. The other write has committed by now (the
+            # unique index waited for it), so a second go finds it a duplicate.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _write(batches: list[BrowserBatch]) -> list[RecordResult]:
     counts = [[0, 0] for _ in batches]
     works = _works_by_visitor(batches)
     if works:
@@ -159,10 +172,10 @@ def _store(works: list[_VisitorWork]) -> None:
             pageviews.append(_pageview(visitor, item, session, visit))
         else:
             events.append(_event(visitor, item, session))
-    # Duplicates were removed under the visitors' locks; ignoring conflicts covers the
-    # same messageId sent at once under two different visitor IDs.
-    rows_insert(model=Pageview, rows=pageviews, ignore_conflicts=True)
-    rows_insert(model=Event, rows=events, ignore_conflicts=True)
+    # Duplicates were removed under the visitors' locks; the unique constraints catch
+    # the one race left (see browser_batches_write).
+    _insert(model=Pageview, rows=pageviews)
+    _insert(model=Event, rows=events)
     _outbox_events_of_users(events)
     _first_touches_update(books.values())
     for book in books.values():
@@ -172,17 +185,31 @@ def _store(works: list[_VisitorWork]) -> None:
             visitor_restitch_on_commit(visitor=book.visitor)
 
 
+def _insert(*, model, rows: list[dict]) -> None:
+    if connection.vendor == "postgresql" and len(rows) > 1:
+        rows_copy(model=model, rows=rows)
+    else:
+        rows_insert(model=model, rows=rows)
+
+
 def _outbox_events_of_users(events: list[dict]) -> None:
     """Events of visitors that already belong to a user go to journeys and webhooks.
 
-    Anonymous events never do, not even once their visitor is linked later.
+    Only those after the user signed up: pre-signup events never do, neither when
+    the browser delivers them late nor once their visitor is linked later.
     """
     of_users = [event for event in events if event["user_id"]]
     if not of_users:
         return
+    signed_up_at = dict(
+        EndUser.objects.filter(pk__in={event["user_id"] for event in of_users}).values_list("pk", "created_at")
+    )
+    after_signup = [event for event in of_users if event["timestamp"] >= signed_up_at[event["user_id"]]]
+    if not after_signup:
+        return
     stored = Event.objects.filter(
-        environment_id__in={event["environment_id"] for event in of_users},
-        public_id__in=[event["public_id"] for event in of_users],
+        environment_id__in={event["environment_id"] for event in after_signup},
+        public_id__in=[event["public_id"] for event in after_signup],
     )
     outbox_add(events=list(stored))
 

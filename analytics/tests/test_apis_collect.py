@@ -515,3 +515,16 @@ def test_an_absurd_clock_skew_is_an_invalid_timestamp(api, tenant):
     response = collect(api, tenant, body)
 
     assert response.json()["rejected"] == [{"index": 0, "reason": "invalid_timestamp"}]
+
+
+def test_pre_signup_events_delivered_after_the_link_are_not_handed_to_journeys(api, tenant):
+    from identity.models import EndUser
+
+    user = EndUser.objects.create(environment=tenant.environment, email="ada@example.com", password="x")
+    Visitor.objects.create(environment=tenant.environment, public_id=VISITOR_B, user=user)
+    before, after = user.created_at - timedelta(minutes=5), user.created_at + timedelta(seconds=1)
+
+    collect(api, tenant, batch([track("app.before", at=before), track("app.after", at=after)], visitor_id=VISITOR_B))
+
+    assert set(Event.objects.values_list("name", "user")) == {("app.before", user.id), ("app.after", user.id)}
+    assert list(OutboxEntry.objects.values_list("event__name", flat=True)) == ["app.after"]
