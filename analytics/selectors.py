@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db.models import Count, Q
 from django.utils.dateparse import parse_datetime
 
-from identity.models import EndUser
+from identity.models import EndUser, Environment
 
 from .models import Attribution, Event, Pageview, Session, Visitor
 
@@ -191,3 +191,16 @@ def cursor_decode(cursor: str) -> tuple[datetime, str, int]:
     if not valid or not isinstance(row_id, int) or isinstance(row_id, bool):
         raise InvalidCursor(cursor)
     return at, type_name, row_id
+
+
+def user_first_touch(*, environment: Environment, user: EndUser) -> Attribution | None:
+    """The user's first touch: the earliest first touch among the visitors linked to them (SPEC 5).
+
+    Read through `Visitor.user`, which the request that links a visitor sets, so it
+    is right before stitching has rewritten the visitor's history.
+    """
+    return (
+        Attribution.objects.filter(environment=environment, kind=Attribution.Kind.FIRST_TOUCH, visitor__user=user)
+        .order_by("at", "pk")
+        .first()
+    )

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "identity",
     "analytics",
     "portal",
+    "journeys",
 ]
 
 MIDDLEWARE = [
@@ -153,6 +154,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 50},
     },
+    # Retries due later than a countdown covers, and deliveries a broker outage lost.
+    "sweep-webhook-deliveries": {
+        "task": "journeys.tasks.webhook_deliveries_sweep",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
+    },
+    # Journey entries waiting for pre-signup pages that arrive after the signup.
+    "sweep-pending-journey-entries": {
+        "task": "journeys.tasks.journey_pending_entries_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 50},
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------
@@ -188,6 +201,12 @@ FUTURE_TOLERANCE = timedelta(minutes=1)
 ENVIRONMENT_CACHE_SECONDS = env.int("ENVIRONMENT_CACHE_SECONDS", default=30)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = COLLECT_MAX_BODY_BYTES + 1024
+
+# --- Webhooks -------------------------------------------------------------------------
+
+# Webhook targets that resolve to private, loopback, link-local or other non-public
+# addresses are refused unless this is on (tests, intranets).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 
 # --- REST framework and OpenAPI -------------------------------------------------------
 
