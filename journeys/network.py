@@ -47,8 +47,10 @@ def resolve_host(host: str, port: int) -> list[str]:
 
 def address_is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address):
-        # An IPv4 address dressed as IPv6 reaches that IPv4 host.
-        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo and address.teredo[1])
+        # An IPv4 address dressed as IPv6 reaches that IPv4 host: judge the host.
+        if address.ipv4_mapped:
+            return address_is_public(address.ipv4_mapped)
+        embedded = address.sixtofour or (address.teredo and address.teredo[1])
         if embedded and not address_is_public(embedded):
             return False
     special = (
