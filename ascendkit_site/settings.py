@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "analytics",
     "accounts",
     "portal",
+    "journeys",
 ]
 
 MIDDLEWARE = [
@@ -154,6 +155,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 50},
     },
+    # Retries due later than a countdown covers, and deliveries a broker outage lost.
+    "sweep-webhook-deliveries": {
+        "task": "journeys.tasks.webhook_deliveries_sweep",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
+    },
+    # Journey entries waiting for pre-signup pages that arrive after the signup.
+    "sweep-pending-journey-entries": {
+        "task": "journeys.tasks.journey_pending_entries_sweep",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 50},
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------
@@ -186,6 +199,8 @@ BROWSER_MAX_AGE = timedelta(days=7)
 COLLECT_QUEUE = env.bool("COLLECT_QUEUE", default=DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql")
 # Who writes queued batches: `thread`, a thread in each web process, woken by the
 # requests (nothing else to run); `external`, `manage.py collect_writer` processes.
+# Called for every event the outbox hands on (SPEC 7): journeys enter, advance, deliver.
+OUTBOX_CONSUMERS = ["journeys.tasks.outbox_event_consume"]
 COLLECT_WRITER = env.str("COLLECT_WRITER", default="thread")
 if COLLECT_WRITER not in ("thread", "external"):
     raise ImproperlyConfigured("COLLECT_WRITER must be `thread` or `external`.")
@@ -195,6 +210,12 @@ FUTURE_TOLERANCE = timedelta(minutes=1)
 ENVIRONMENT_CACHE_SECONDS = env.int("ENVIRONMENT_CACHE_SECONDS", default=30)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = COLLECT_MAX_BODY_BYTES + 1024
+
+# --- Webhooks -------------------------------------------------------------------------
+
+# Webhook targets that resolve to private, loopback, link-local or other non-public
+# addresses are refused unless this is on (tests, intranets).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
 
 # --- REST framework and OpenAPI -------------------------------------------------------
 

@@ -13,12 +13,15 @@ quick (queue their own work) and idempotent per event public ID, which webhook
 deliveries are by their delivery ID.
 """
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from ..models import Event, OutboxEntry
 
@@ -39,8 +42,8 @@ _consumers: list[Consumer] = []
 def register_consumer(consumer: Consumer) -> Consumer:
     """Have `consumer(event)` called once for every event put in the outbox.
 
-    Usable as a decorator; registering the same function twice has no effect. Apps
-    register from their `AppConfig.ready()`.
+    Usable as a decorator; registering the same function twice has no effect. The
+    project's own consumers are listed in the setting `OUTBOX_CONSUMERS` instead.
     """
     if consumer not in _consumers:
         _consumers.append(consumer)
@@ -53,7 +56,15 @@ def unregister_consumer(consumer: Consumer) -> None:
 
 
 def registered_consumers() -> list[Consumer]:
-    return list(_consumers)
+    """The consumers named in `OUTBOX_CONSUMERS` (the apps above analytics), then any registered."""
+    return [*_configured_consumers(), *_consumers]
+
+
+@functools.cache
+def _configured_consumers() -> tuple[Consumer, ...]:
+    # Named in settings, the project's one place that knows every app: analytics
+    # hands events up to journeys without importing anything above it.
+    return tuple(import_string(path) for path in settings.OUTBOX_CONSUMERS)
 
 
 def outbox_dispatch_pending(*, limit: int = 500) -> int:
