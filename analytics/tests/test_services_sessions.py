@@ -1,13 +1,14 @@
 """Sessions: 30-minute inactivity, late items, merges, and the first pageview's context."""
 
+import json
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from analytics.models import Attribution, Event, Pageview, Session
 from analytics.tests.helpers import VISITOR_A, batch, minutes_ago, pageview, track
-from conftest import ApiClient, _run_together
 
 COLLECT = "/v1/analytics/collect"
 
@@ -153,27 +154,30 @@ def test_the_forwarded_for_entry_of_the_trusted_proxy_is_used(api, tenant, setti
     assert Session.objects.get().country == "GB"
 
 
-def _post_concurrently(tenant, bodies):
+def _post_concurrently(run_together, tenant, bodies):
     def poster(body):
         def post():
-            client = ApiClient(REMOTE_ADDR="203.0.113.9")
-            return client.post_json(COLLECT, body, HTTP_X_ASCENDKIT_ENV_KEY=tenant.env_key).status_code
+            client = Client(REMOTE_ADDR="203.0.113.9")
+            response = client.post(
+                COLLECT, json.dumps(body), content_type="application/json", HTTP_X_ASCENDKIT_ENV_KEY=tenant.env_key
+            )
+            return response.status_code
 
         return post
 
-    return _run_together(*(poster(body) for body in bodies))
+    return run_together(*(poster(body) for body in bodies))
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_batches_of_one_visitor_make_one_session(tenant):
+def test_concurrent_batches_of_one_visitor_make_one_session(tenant, run_together):
     now = timezone.now()
     bodies = [
         batch([pageview(f"https://example.com/{n}", at=now - timedelta(seconds=30 - n))], visitor_id=VISITOR_A)
         for n in range(6)
     ]
 
-    statuses = _post_concurrently(tenant, bodies)
+    statuses = _post_concurrently(run_together, tenant, bodies)
 
     assert statuses == [202] * 6
     session = Session.objects.get()
@@ -183,11 +187,11 @@ def test_concurrent_batches_of_one_visitor_make_one_session(tenant):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_deliveries_of_one_item_store_it_once(tenant):
+def test_concurrent_deliveries_of_one_item_store_it_once(tenant, run_together):
     item = pageview()
     bodies = [batch([dict(item)], visitor_id=VISITOR_A) for _ in range(6)]
 
-    statuses = _post_concurrently(tenant, bodies)
+    statuses = _post_concurrently(run_together, tenant, bodies)
 
     assert statuses == [202] * 6
     assert Pageview.objects.count() == 1
@@ -196,11 +200,11 @@ def test_concurrent_deliveries_of_one_item_store_it_once(tenant):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_deliveries_under_two_visitor_ids_store_the_item_once(tenant):
+def test_concurrent_deliveries_under_two_visitor_ids_store_the_item_once(tenant, run_together):
     item = pageview()
     bodies = [batch([dict(item)], visitor_id=f"vis_{letter * 24}") for letter in "CDEFGH"]
 
-    statuses = _post_concurrently(tenant, bodies)
+    statuses = _post_concurrently(run_together, tenant, bodies)
 
     assert statuses == [202] * 6
     assert Pageview.objects.count() == 1

@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 from analytics.models import CollectBatch, Event, Pageview
 from analytics.services.collect import collect_queue_drain
 from analytics.tests.helpers import batch, pageview, track
-from conftest import USES_POSTGRES
 
 COLLECT = "/v1/analytics/collect"
 # An inline request: the visitor (insert, lock, seen times), dedupe, its sessions,
@@ -20,7 +19,7 @@ INLINE_REQUEST_BUDGET = 11
 # A writer chunk costs the same whatever its size; SQLite splits a bulk statement
 # past its 999 parameters, so there a large chunk may take a few more.
 WRITER_CHUNK_BUDGET = 19
-SQLITE_SPLIT_SLACK = 0 if USES_POSTGRES else 3
+SQLITE_SPLIT_SLACK = 0 if connection.vendor == "postgresql" else 3
 
 
 def post(api, tenant, body):
