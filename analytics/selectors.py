@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils.dateparse import parse_datetime
 
@@ -102,10 +103,21 @@ def user_signup_touch(*, user: EndUser) -> Attribution | None:
 def stored_message_ids(*, environment_id: int, message_ids) -> set[str]:
     """Which of these message IDs the environment has stored, as a pageview or an event.
 
-    The one dedupe key of an environment (SPEC 3), shared by collect and business events.
+    The one dedupe key of an environment (SPEC 3), shared by collect and business
+    events. A writer chunk asks for thousands at once: on PostgreSQL they go as one
+    array parameter, which costs the ORM nothing per value.
     """
     if not message_ids:
         return set()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            wanted = "WHERE environment_id = %s AND message_id = ANY(%s)"
+            cursor.execute(
+                f"SELECT message_id FROM {Pageview._meta.db_table} {wanted} "
+                f"UNION SELECT message_id FROM {Event._meta.db_table} {wanted}",
+                [environment_id, list(message_ids), environment_id, list(message_ids)],
+            )
+            return {message_id for (message_id,) in cursor.fetchall()}
     pageviews = Pageview.objects.filter(environment_id=environment_id, message_id__in=message_ids)
     events = Event.objects.filter(environment_id=environment_id, message_id__in=message_ids)
     return set(pageviews.values_list("message_id", flat=True).union(events.values_list("message_id")))

@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import reduce
 from operator import or_
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -55,9 +56,19 @@ def visitors_lock(*, wanted: list[VisitorWanted]) -> dict[tuple[int, str], Visit
     public_ids = defaultdict(set)
     for want in wanted:
         public_ids[want.environment.id].add(want.public_id)
-    condition = reduce(or_, (Q(environment_id=env, public_id__in=pids) for env, pids in public_ids.items()))
-    locked = Visitor.objects.select_for_update().filter(condition).order_by("pk")
+    locked = _locked_in_key_order(public_ids)
     return {(visitor.environment_id, visitor.public_id): visitor for visitor in locked}
+
+
+def _locked_in_key_order(public_ids: dict[int, set[str]]):
+    if connection.vendor == "postgresql":
+        # One array per environment rather than an IN list the ORM prepares value by value.
+        conditions = " OR ".join(["(environment_id = %s AND public_id = ANY(%s))"] * len(public_ids))
+        params = [value for env, pids in public_ids.items() for value in (env, list(pids))]
+        table = Visitor._meta.db_table
+        return Visitor.objects.raw(f"SELECT * FROM {table} WHERE {conditions} ORDER BY id FOR UPDATE", params)
+    condition = reduce(or_, (Q(environment_id=env, public_id__in=pids) for env, pids in public_ids.items()))
+    return Visitor.objects.select_for_update().filter(condition).order_by("pk")
 
 
 def visitor_get_for_update(*, environment: Environment, public_id: str) -> Visitor:
