@@ -25,46 +25,31 @@ _WIN, _MAC = "Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10_15_7"
 _WEBKIT = "AppleWebKit/537.36 (KHTML, like Gecko)"
 _SAMSUNG = "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36"
 _IOS = "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
-AGENTS = [  # (user agent, share %)
-    (f"Mozilla/5.0 ({_WIN}) {_WEBKIT} Chrome/131.0.0.0 Safari/537.36", 26),
-    (f"Mozilla/5.0 ({_MAC}) {_WEBKIT} Chrome/130.0.0.0 Safari/537.36", 10),
-    (f"Mozilla/5.0 ({_WIN}) {_WEBKIT} Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.86", 6),
-    (f"Mozilla/5.0 ({_WIN}; rv:133.0) Gecko/20100101 Firefox/133.0", 5),
-    (f"Mozilla/5.0 ({_MAC}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15", 6),
-    (f"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) {_IOS}", 20),
-    (f"Mozilla/5.0 (Linux; Android 14; Pixel 8) {_WEBKIT} Chrome/131.0.0.0 Mobile Safari/537.36", 10),
-    (
-        f"Mozilla/5.0 (Linux; Android 14; SM-S918B) {_WEBKIT} {_SAMSUNG}",
-        5,
-    ),
-    (f"Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) {_IOS}", 5),
-    (f"Mozilla/5.0 ({_WIN}) {_WEBKIT} Chrome/131.0.0.0 Safari/537.36 (compatible; Googlebot/2.1)", 1),
-    ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", 1),
-]
+AGENTS = {  # user agent: share %
+    f"Mozilla/5.0 ({_WIN}) {_WEBKIT} Chrome/131.0.0.0 Safari/537.36": 26,
+    f"Mozilla/5.0 ({_MAC}) {_WEBKIT} Chrome/130.0.0.0 Safari/537.36": 10,
+    f"Mozilla/5.0 ({_WIN}) {_WEBKIT} Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.86": 6,
+    f"Mozilla/5.0 ({_WIN}; rv:133.0) Gecko/20100101 Firefox/133.0": 5,
+    f"Mozilla/5.0 ({_MAC}) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15": 6,
+    f"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) {_IOS}": 20,
+    f"Mozilla/5.0 (Linux; Android 14; Pixel 8) {_WEBKIT} Chrome/131.0.0.0 Mobile Safari/537.36": 10,
+    f"Mozilla/5.0 (Linux; Android 14; SM-S918B) {_WEBKIT} {_SAMSUNG}": 5,
+    f"Mozilla/5.0 (iPad; CPU OS 18_1 like Mac OS X) {_IOS}": 5,
+    f"Mozilla/5.0 ({_WIN}) {_WEBKIT} Chrome/131.0.0.0 Safari/537.36 (compatible; Googlebot/2.1)": 1,
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)": 1,
+}
 BOT_MARKS = ("Googlebot", "bingbot")
 SCREENS = [(1920, 1080), (1440, 900), (1536, 864), (390, 844), (412, 915), (820, 1180)]
 PLACES = [("en-US", "America/New_York"), ("en-GB", "Europe/London"), ("de-DE", "Europe/Berlin")]
 PLACES += [("fr-FR", "Europe/Paris"), ("ja-JP", "Asia/Tokyo"), ("pt-BR", "America/Sao_Paulo")]
 PAGES = ["/", "/pricing", "/features", "/docs", "/docs/getting-started", "/docs/sdk/nextjs", "/blog"]
 PAGES += ["/blog/first-touch-vs-last-touch", "/blog/utm-parameters-done-right", "/signup", "/login", "/changelog"]
-REFERRERS = [  # (referrer of a landing, weight); None: typed in or a bookmark
-    (None, 34),
-    ("https://www.google.com/", 26),
-    ("https://www.bing.com/", 4),
-    ("https://duckduckgo.com/", 3),
-    ("https://t.co/", 4),
-    ("https://www.linkedin.com/", 4),
-    ("https://chatgpt.com/", 5),
-    ("https://news.ycombinator.com/", 3),
-    ("https://www.reddit.com/r/django/", 2),
-    ("https://l.facebook.com/", 1),
-]
-CAMPAIGNS = [  # tagged landings: query string, referrer
+REFERRERS = {None: 34, "https://www.google.com/": 26, "https://www.bing.com/": 4, "https://duckduckgo.com/": 3}
+REFERRERS |= {"https://t.co/": 4, "https://www.linkedin.com/": 4, "https://chatgpt.com/": 5}
+REFERRERS |= {"https://news.ycombinator.com/": 3, "https://www.reddit.com/r/django/": 2, "https://l.facebook.com/": 1}
+CAMPAIGNS = [  # the query string of a tagged landing, and its referrer
     ("utm_source=newsletter&utm_medium=email&utm_campaign=nov_digest", None),
-    (
-        "utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=ascendkit&gclid=Cj0KCQiA",
-        "https://www.google.com/",
-    ),
+    ("utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=Cj0KCQiA", "https://www.google.com/"),
     ("utm_source=linkedin&utm_medium=paid_social&utm_campaign=q4_launch", "https://www.linkedin.com/"),
     ("utm_source=producthunt&utm_medium=launch&utm_campaign=ph_2026", "https://www.producthunt.com/"),
 ]
@@ -101,12 +86,14 @@ class Visitor:
     def __init__(self, rng: random.Random, now: float):
         self.rng, self.now = rng, now
         self.id = "vis_" + "".join(rng.choices(BASE62, k=24))
-        self.agent = rng.choices([agent for agent, _ in AGENTS], [share for _, share in AGENTS])[0]
-        self.locale, self.time_zone = rng.choice(PLACES)
-        self.screen = rng.choice(SCREENS)
-        self.ip = _public_ip(rng)
+        agent = rng.choices(list(AGENTS), list(AGENTS.values()))[0]
+        (locale, time_zone), (width, height) = rng.choice(PLACES), rng.choice(SCREENS)
+        screen = {"width": width, "height": height}
+        self.context = {"userAgent": agent, "locale": locale, "timezone": time_zone, "screen": screen}
         # fetch(…, {keepalive: true}) sends JSON; navigator.sendBeacon sends text/plain.
-        self.content_type = "application/json" if rng.random() < 0.7 else "text/plain;charset=UTF-8"
+        kind = "application/json" if rng.random() < 0.7 else "text/plain;charset=UTF-8"
+        self.headers = {"Content-Type": kind, "User-Agent": agent, "Origin": SITE, "X-Forwarded-For": _public_ip(rng)}
+        self.bot = any(mark in agent for mark in BOT_MARKS)
         self.at = now - rng.uniform(1, 6) * 86_400
         self.url: str | None = None  # the page the visitor is on; None: between sessions
 
@@ -120,7 +107,7 @@ class Visitor:
         referrer, path = self.url, rng.choice(PAGES)
         self.url = SITE + path
         if referrer is None:  # a landing
-            referrer = rng.choices([ref for ref, _ in REFERRERS], [weight for _, weight in REFERRERS])[0]
+            referrer = rng.choices(list(REFERRERS), list(REFERRERS.values()))[0]
             if rng.random() < 0.2:
                 query, referrer = rng.choice(CAMPAIGNS)
                 self.url += "?" + query
@@ -130,25 +117,11 @@ class Visitor:
         return {**page, "referrer": referrer} if referrer else page
 
     def request(self, size: int) -> Request:
-        body = {
-            "visitorId": self.id,
-            "sentAt": _iso(time.time()),
-            "context": {
-                "userAgent": self.agent,
-                "locale": self.locale,
-                "timezone": self.time_zone,
-                "screen": {"width": self.screen[0], "height": self.screen[1]},
-            },
-            "events": [self.item() for _ in range(size)],
-        }
-        headers = {
-            "Content-Type": self.content_type,
-            "User-Agent": self.agent,
-            "Origin": SITE,
-            "X-Forwarded-For": self.ip,
-        }
-        encoded = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        return Request(headers, encoded, size, any(mark in self.agent for mark in BOT_MARKS))
+        items = [self.item() for _ in range(size)]
+        body = {"visitorId": self.id, "sentAt": _iso(time.time()), "context": self.context, "events": items}
+        return Request(
+            self.headers, json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), size, self.bot
+        )
 
 
 def build(*, requests: int, mix: str = "1-10", seed: int = 1) -> list[Request]:
