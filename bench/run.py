@@ -174,20 +174,19 @@ class Bench:
         """Each request sent once over 16 connections for `duration` s; `poll()` runs every 0.2 s meanwhile."""
         lead, timeout = 3, 5  # wrk reads the requests during the lead; no request may take longer than timeout
         command = ["wrk", "-t2", "-c16", f"-d{int(lead + duration + timeout + 1)}s", f"--timeout={timeout}s", "-s"]
-        command += [str(ROOT / "bench" / "collect.lua"), url, "--", prefix, env_key, str(time.time() + lead)]
-        before = sum(os.times()[2:4])  # the CPU of children waited for
-        with subprocess.Popen([*command, str(duration)], stdout=subprocess.PIPE, text=True) as process:
+        start, before, reading = time.time() + lead, sum(os.times()[2:4]), None  # CPU of the children waited for
+        command += [str(ROOT / "bench" / "collect.lua"), url, "--", prefix, env_key, str(start), str(duration)]
+        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
             while process.poll() is None:
                 time.sleep(0.2)
+                if reading is None and time.time() >= start:  # what wrk used to read the requests
+                    reading = cpu_seconds([process.pid])[0]
                 if poll:
                     poll()
             line = next(line for line in process.stdout if line.startswith("BENCH "))
         result = json.loads(line.removeprefix("BENCH "))
-        return {
-            **result,
-            "wrk_cpu_s": sum(os.times()[2:4]) - before,
-            "seconds": max(1e-9, result["last"] - result["first"]),
-        }
+        result["wrk_cpu_s"] = sum(os.times()[2:4]) - before - (reading or 0.0)
+        return {**result, "seconds": max(1e-9, result["last"] - result["first"])}
 
 
 def load(name: str):
