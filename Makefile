@@ -29,7 +29,7 @@ lint: install
 	$(PY) -m ruff format --check .
 
 bench: install
-	$(PY) bench/run.py
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3

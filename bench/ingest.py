@@ -1,213 +1,157 @@
-"""Timed HTTP phases: calibration, the no-database baseline, and the ingestion run itself.
+"""Ingestion: stored events/s over HTTP against PostgreSQL, beside the floor in the same run.
 
-The timed run can also sample the queue's backlog every second and, after the
-load, wait for the collect writer to drain it; the CPU is then accounted for the
-load, for the drain, and for both together.
+For each batch mix, the same prepared requests go to the floor (`bench/floor.py`) and to
+each configuration in turn, each in a fresh database: a 3 s warm-up with other visitors
+(in queued mode, until written), then the timed load. Stored events (pageviews + events)
+count from the timed load's first request until the queue is empty. CPU per stored event:
+what gunicorn, the collect writer and the database's backends used over the same span.
 """
 
-import json
-import pickle
-import subprocess
-import sys
+import os
+import statistics
 import time
-from pathlib import Path
 
-from . import backlog, database, traffic
-from .config import APP_GUNICORN, APP_SAMPLER, APP_WRITER, COLLECT_PATH, PYTHON, ROOT
-from .cpu import CpuSample, cpu_used, postgres_background
-from .server import Stack
+from . import traffic
+from .run import DB_PREFIX, connect, cpu_seconds, machine_busy_seconds, value
 
-STARTUP_TIMEOUT_SECONDS = 120  # unpickling a large request list before the timed phase
-TAIL_TIMEOUT_SECONDS = 60  # requests in flight at the deadline, then writing the result
-
-
-GUNICORN = "gunicorn workers"
-WRITER = "collect writer"
-BACKENDS_GUNICORN = "postgres backends (gunicorn)"
-BACKENDS_WRITER = "postgres backends (collect writer)"
-BACKENDS_OTHER = "postgres backends (other, bench db)"
-BACKENDS_SAMPLER = "postgres backend (backlog sampler)"
-BACKGROUND = "postgres background"
-LOADGEN = "load generator"
-# What serving the traffic costs: the processes and their database connections.
-SERVER_GROUPS = (GUNICORN, WRITER, BACKENDS_GUNICORN, BACKENDS_WRITER)
+PRODUCTION = {"COLLECT_QUEUE": "true", "COLLECT_WRITER": "external", "REDIS_URL": "redis://127.0.0.1:6379/7"}
+CONFIGS = {  # name: gunicorn threads, settings (None: the floor), a manage.py command beside gunicorn
+    "floor": (1, None, []),
+    "defaults": (1, {}, []),
+    "production": (4, PRODUCTION, ["collect_writer"]),
+}
+PLAN = [("1-10", ("floor", "defaults", "production")), ("1-3", ("floor", "production"))]
+RATE_MAX = 3000  # requests/s: a configuration that serves fewer never runs out of prepared requests
+STORED = "SELECT (SELECT count(*) FROM analytics_pageview) + (SELECT count(*) FROM analytics_event)"
+REPEATS = """SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM (
+    SELECT environment_id, message_id FROM analytics_pageview UNION ALL
+    SELECT environment_id, message_id FROM analytics_event) AS stored
+    GROUP BY environment_id, message_id HAVING count(*) > 1) AS repeated"""
+HEADER = "configuration  req/s  events/s  ÷floor req/s  ÷floor ev/s  p50 ms  p99 ms  drain s"
+HEADER += "  CPU µs/event: gunicorn + writer, postgres, wrk"
 
 
-def run_load(
-    *,
-    server: Stack,
-    db_name: str,
-    prepared: list[traffic.Prepared],
-    duration: float,
-    concurrency: int,
-    env_key: str,
-    workdir: Path,
-    label: str,
-    expect: int = 202,
-    cycle: bool = False,
-    sampler: backlog.Sampler | None = None,
-    drain_timeout: float | None = None,
-) -> dict:
-    """Run the load generator in its own process; its figures plus the CPU each side used.
+class Queue:
+    """The queue's length over time, sampled on a connection of its own (0 where there is no queue)."""
 
-    With a `sampler`, the backlog and the stored rows are sampled every second during
-    the load; with `drain_timeout` too, the run then waits for the backlog to drain.
-    """
-    requests_file = workdir / f"{label}.requests.pickle"
-    out_file = workdir / f"{label}.result.json"
-    with open(requests_file, "wb") as handle:
-        pickle.dump(prepared, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    command = [
-        str(PYTHON),
-        "-m",
-        "bench.loadgen",
-        "--url",
-        server.base_url + COLLECT_PATH,
-        "--requests",
-        str(requests_file),
-        "--out",
-        str(out_file),
-        "--duration",
-        str(duration),
-        "--concurrency",
-        str(concurrency),
-        "--expect",
-        str(expect),
-    ]
-    if env_key:
-        command += ["--env-key", env_key]
-    if cycle:
-        command.append("--cycle")
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    def __init__(self, db_name: str):
+        self.conn, self.samples = connect(db_name), []
+        exists = self.conn.execute("SELECT to_regclass('analytics_collectbatch') IS NOT NULL").fetchone()[0]
+        self.query = "SELECT count(*) FROM analytics_collectbatch" if exists else "SELECT 0"
+
+    def sample(self) -> None:
+        self.samples.append((time.time(), self.conn.execute(self.query).fetchone()[0]))
+
+    def drained_at(self, since: float, timeout: float = 120) -> float | None:
+        """When the queue was first seen empty after `since`; `since` if it held nothing then."""
+        while time.time() < since + timeout:
+            self.sample()
+            after = [(moment, length) for moment, length in self.samples if moment >= since]
+            if not any(length for _, length in after):
+                return since
+            if empty := [moment for moment, length in after if not length]:
+                return empty[0]
+            time.sleep(0.2)
+        return None
+
+
+def measure(bench, name: str, mix: str, prefix: str, warm_prefix: str) -> dict:
+    threads, settings, beside = CONFIGS[name]
+    database = bench.database(f"{name}_{mix.replace('-', '_')}") if settings is not None else None
+    if database:
+        env, app, key = bench.django_env(database.name, **settings), "ascendkit_site.wsgi:application", database.env_key
+    else:  # the floor configures its own settings
+        env, app, key = {**os.environ, "DJANGO_SETTINGS_MODULE": ""}, "bench.floor:application", "-"
+    server = bench.serve(app, env=env, threads=threads, beside=beside)
+    url, queue = server.url + "/v1/analytics/collect", Queue(database.name) if database else None
     try:
-        started_line = _read_line(process, STARTUP_TIMEOUT_SECONDS)
-        if started_line.strip() != "started":
-            raise RuntimeError(f"The load generator did not start ({started_line!r}).")
-        groups = _cpu_groups(server, db_name)
-        if sampler is not None:
-            sampler.start()
-        before, began = CpuSample(groups), time.monotonic()
-        process.wait(timeout=duration + TAIL_TIMEOUT_SECONDS)
-        # Processes that started during the run count from zero.
-        groups = _merged(groups, _cpu_groups(server, db_name))
-        after, wall = CpuSample(groups), time.monotonic() - began
-        end_of_load = sampler.stop() if sampler is not None else None  # the drain is timed from here
+        warm = bench.wrk(url, warm_prefix, env_key=key, duration=3)
+        if queue and queue.drained_at(time.time()) is None:
+            raise RuntimeError(f"{name}: the warm-up's batches were not written within 120 s")
+        stored_before = value(database.name, STORED) if database else 0
+        cpu_before, busy = cpu(bench, server, database), machine_busy_seconds()
+        load = bench.wrk(url, prefix, env_key=key, duration=bench.args.duration, poll=queue and queue.sample)
+        end = queue.drained_at(load["last"]) if queue else load["last"]
+        used = {group: seconds - cpu_before.get(group, 0.0) for group, seconds in cpu(bench, server, database).items()}
+        alive, busy = server.alive(), machine_busy_seconds() - busy
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-    if process.returncode != 0:
-        raise RuntimeError(f"The load generator failed ({process.returncode}).")
-    result = json.loads(out_file.read_text())
-    loadgen_cpu = {LOADGEN: result.pop("cpu_s")}
-    result["cpu"] = cpu_used(before, after, wall, loadgen_cpu)
-    result["wall_s"] = round(wall, 3)  # from "started" to the load generator's exit
-    requests_file.unlink(missing_ok=True)
-    if sampler is None:
-        return result
-
-    samples = sampler.samples
-    backlogs = [sample["backlog"] for sample in samples if sample.get("backlog") is not None]
-    result["backlog"] = {
-        "at_end_of_load": end_of_load["backlog"],
-        "max_during_load": max(backlogs) if backlogs else None,
-        "samples": samples,
-    }
-    if drain_timeout is None:
-        return result
-    writer = server.writer
-    drain = backlog.wait_drained(sampler, timeout=drain_timeout, writer=writer, since=began + wall, first=end_of_load)
-    groups = _merged(groups, _cpu_groups(server, db_name))
-    drained, drain_wall = CpuSample(groups), time.monotonic() - began
-    drain["cpu"] = cpu_used(after, drained, drain_wall - wall, {})
-    result["drain"] = drain
-    result["cpu_load_and_drain"] = cpu_used(before, drained, drain_wall, loadgen_cpu)
-    if writer is not None and not writer.alive() and writer.returncode is not None:
-        drain["writer_exit"] = writer.returncode
-        drain["writer_log_tail"] = writer.log_tail(3000)
+        server.stop()
+        if queue:
+            queue.conn.close()
+    # The floor stores nothing: its events are the items it parsed.
+    events = value(database.name, STORED) - stored_before if database else load["accepted"]
+    seconds = (end or time.time()) - load["first"]
+    result = {"load": load, "warm_up": warm, "events": events, "seconds": seconds, "machine_busy_s": busy}
+    result.update(events_per_s=events / seconds, requests_per_s=load["answered"] / load["seconds"])
+    result.update(drain_s=(end or time.time()) - load["last"], p50_ms=load["p50_us"] / 1e3, p99_ms=load["p99_us"] / 1e3)
+    result.update({f"{group}_cpu_s": used.pop(group) for group in ("gunicorn", "writer")})
+    result["postgres_cpu_s"] = sum(used.values())
+    checks(bench, name, database, warm, load, drained=end is not None, alive=alive)
     return result
 
 
-def _cpu_groups(server: Stack, db_name: str) -> dict[str, list[int]]:
-    backends = database.backends_by_application(db_name)
-    return {
-        GUNICORN: server.worker_pids(),
-        WRITER: server.writer_pids(),
-        BACKENDS_GUNICORN: backends.pop(APP_GUNICORN, []),
-        BACKENDS_WRITER: backends.pop(APP_WRITER, []),
-        BACKENDS_SAMPLER: backends.pop(APP_SAMPLER, []),
-        BACKENDS_OTHER: [pid for pids in backends.values() for pid in pids],
-        BACKGROUND: postgres_background(database.postmaster_pid(db_name)),
-    }
+def cpu(bench, server, database) -> dict[str, float]:
+    """CPU seconds so far: gunicorn and the writer with their children, and each backend of the database."""
+    gunicorn, *writer = cpu_seconds([process.pid for process in server.processes])
+    backends = bench.backends(database.name) if database else []
+    return {"gunicorn": gunicorn, "writer": sum(writer), **dict(zip(backends, cpu_seconds(backends), strict=True))}
 
 
-def _merged(first: dict[str, list[int]], second: dict[str, list[int]]) -> dict[str, list[int]]:
-    return {name: sorted(set(first.get(name, [])) | set(second.get(name, []))) for name in first.keys() | second}
+def checks(bench, name, database, warm, load, *, drained: bool, alive: bool) -> None:
+    others = {key: n for run in (warm, load) for key, n in run.items() if key.startswith("status_") and n}
+    others.pop("status_202", None)
+    # wrk also counts as socket errors the idle keep-alive connections that gunicorn closes after the load.
+    unanswered = sum(run["sent"] - run["answered"] for run in (warm, load))
+    detail = f"other statuses: {others or 'none'}, {unanswered} unanswered, {load['socket_errors']} socket errors"
+    bench.check(f"{name}: every request answered 202", not others and not unanswered, detail)
+    bench.check(f"{name}: the processes lived", alive, "to the end" if alive else "one exited")
+    if database:
+        stored, accepted = value(database.name, STORED), warm["accepted"] + load["accepted"]
+        bench.check(f"{name}: stored = accepted", stored == accepted, f"{stored:,} stored, {accepted:,} accepted")
+        bench.check(f"{name}: no message ID stored twice", not (twice := value(database.name, REPEATS)), f"{twice}")
+        bench.check(f"{name}: each request sent once", not load["wraps"], f"the list ran out {load['wraps']} times")
+        bench.check(f"{name}: the queue drained", drained, "empty" if drained else "not empty after 120 s")
 
 
-def _read_line(process: subprocess.Popen, timeout: float) -> str:
-    """The child's next stdout line, waiting at most `timeout` seconds."""
-    import selectors
+def copy_ceiling(db_name: str) -> float:
+    """Pageview rows/s through COPY into a LIKE … INCLUDING ALL table (same indexes, no foreign keys)."""
+    with connect(db_name) as conn:
+        with conn.cursor().copy("COPY (SELECT * FROM analytics_pageview) TO STDOUT") as copy:
+            data = [bytes(chunk) for chunk in copy]
+        conn.execute("CREATE TABLE bench_copy (LIKE analytics_pageview INCLUDING ALL)")
+        rounds = []
+        for _ in range(3):
+            conn.execute("TRUNCATE bench_copy")
+            began = time.perf_counter()
+            with conn.cursor().copy("COPY bench_copy FROM STDIN") as copy:
+                for chunk in data:
+                    copy.write(chunk)
+            rounds.append(time.perf_counter() - began)
+        return conn.execute("SELECT count(*) FROM bench_copy").fetchone()[0] / statistics.median(rounds)
 
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            raise RuntimeError(f"The load generator printed nothing within {timeout:.0f}s.")
-    return process.stdout.readline()
+
+def line(name: str, result: dict, floor: dict) -> str:
+    seconds = [result[f"{group}_cpu_s"] for group in ("gunicorn", "writer", "postgres")] + [result["load"]["wrk_cpu_s"]]
+    per_event = [value * 1e6 / max(1, result["events"]) for value in seconds]
+    ratios = result["events_per_s"] / floor["requests_per_s"], result["events_per_s"] / floor["events_per_s"]
+    text = f"{name:<13}{result['requests_per_s']:>6,.0f}{result['events_per_s']:>10,.0f}{ratios[0]:>13.2f}×"
+    text += f"{ratios[1]:>12.2f}×{result['p50_ms']:>8.1f}{result['p99_ms']:>8.1f}{result['drain_s']:>9.1f}"
+    return text + "  {:>6,.0f} = {:,.0f} + {:,.0f}, {:,.0f}, {:,.0f}".format(sum(per_event[:2]), *per_event)
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
-def combine(runs: list[dict]) -> dict:
-    """One figure set for several runs of the same load: rates over their summed time.
-
-    Latency percentiles are the mean of the runs' (each run's list is gone by now).
-    """
-    duration = sum(run["duration_s"] for run in runs)
-    requests = sum(run["requests"] for run in runs)
-    statuses: dict[str, int] = {}
-    for run in runs:
-        for status, count in run["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + count
-    combined = {
-        "duration_s": round(duration, 3),
-        "concurrency": runs[0]["concurrency"],
-        "requests": requests,
-        "requests_per_s": round(requests / duration, 1) if duration else 0.0,
-        "accepted_events": sum(run["accepted_events"] for run in runs),
-        "statuses": statuses,
-        "errors": sum(run["errors"] for run in runs),
-        "error_kinds": {},
-        "latency_ms": {
-            key: round(sum(run["latency_ms"][key] for run in runs) / len(runs), 2) for key in runs[0]["latency_ms"]
-        },
-        "runs": [
-            {
-                "requests_per_s": run["requests_per_s"],
-                "latency_ms": run["latency_ms"],
-                "cpu": run.get("cpu"),
-            }
-            for run in runs
-        ],
-    }
-    cpus = [run["cpu"] for run in runs if run.get("cpu")]
-    if cpus:
-        wall = sum(cpu["wall_s"] for cpu in cpus)
-        cores = cpus[0]["cores"]
-        seconds: dict[str, float] = {}
-        for cpu in cpus:
-            for group, value in cpu["by_group"].items():
-                seconds[group] = seconds.get(group, 0.0) + value["cpu_s"]
-        busy = sum(cpu["machine_busy_pct"] * cpu["wall_s"] for cpu in cpus) / wall if wall else 0.0
-        combined["cpu"] = {
-            "cores": cores,
-            "wall_s": round(wall, 2),
-            "machine_busy_pct": round(busy, 1),
-            "by_group": {
-                group: {"cpu_s": round(value, 2), "pct_of_machine": round(100 * value / (wall * cores), 1)}
-                for group, value in seconds.items()
-            },
-        }
-    return combined
+def run(bench) -> dict:
+    results = {}
+    for mix, names in PLAN:
+        requests = traffic.build(requests=int(bench.args.duration * RATE_MAX), mix=mix, seed=11)
+        prefix = bench.requests_file(requests)
+        warm_prefix = bench.requests_file(traffic.build(requests=3 * RATE_MAX, mix=mix, seed=12))
+        mean, load = statistics.mean(r.items for r in requests), "/".join(f"{n:.1f}" for n in os.getloadavg())
+        bench.say(f"-- {mix} items a request ({mean:.2f} on average), 16 connections, {bench.args.duration:.0f} s;")
+        bench.say(f"   load average {load} on {os.cpu_count()} cores")
+        results[mix] = {name: measure(bench, name, mix, prefix, warm_prefix) for name in names}
+        bench.say(HEADER)
+        for name in names:
+            bench.say(line(name, results[mix][name], results[mix]["floor"]))
+    results["copy_rows_per_s"] = copy_ceiling(DB_PREFIX + "production_1_10")
+    bench.say(f"COPY ceiling: {results['copy_rows_per_s']:,.0f} pageview rows/s (production 1-10's rows, copied again)")
+    return results
