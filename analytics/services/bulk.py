@@ -67,11 +67,15 @@ def rows_insert(*, model, rows: list[dict], ignore_conflicts: bool = False) -> N
 
 
 def _execute_rows(sql: str, rows: list[list]) -> None:
-    if connection.vendor == "postgresql" and len(rows) > 1:
-        # Django's cursors bind parameters client-side, quoting every value in Python;
-        # a plain psycopg cursor sends them to the server as they are, pipelined.
+    if connection.vendor == "postgresql":
+        # Django's cursors bind parameters client-side, quoting every value in Python (a
+        # queued batch's whole JSON, say); a plain psycopg cursor sends them as they are,
+        # many rows pipelined, and prepares a statement it sees often.
         with _logged(sql, len(rows)), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            cursor.executemany(sql, rows)
+            if len(rows) == 1:
+                cursor.execute(sql, rows[0])
+            else:
+                cursor.executemany(sql, rows)
         return
     with connection.cursor() as cursor:
         if len(rows) == 1:
