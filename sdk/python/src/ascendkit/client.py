@@ -183,11 +183,13 @@ class Analytics:
     def shutdown(self, timeout: float | None = None) -> bool:
         """Send what is queued, within `timeout` (default `shutdown_timeout`) seconds, then stop.
 
-        Runs at interpreter exit. Returns False when events were left unsent.
+        Runs at interpreter exit. Returns False when events were left unsent (given
+        up, refused, or still in flight at the deadline).
         Events tracked afterwards are dropped with a warning.
         """
         bound = self.shutdown_timeout if timeout is None else timeout
         with self._lock:
+            failed_before = self.failed
             if not self._closed:
                 self._closed = True
                 self._stopping = True
@@ -201,10 +203,10 @@ class Analytics:
             # but a request may be mid-flight for a moment.
             worker.join(max(0.0, deadline - time.monotonic()) + 0.5)
         with self._lock:
-            left = self._tracked - self._settled
-        if left:
-            logger.error("ascendkit: shut down with %d events unsent", left)
-        return left == 0
+            unsent = self._tracked - self._settled + self.failed - failed_before
+        if unsent:
+            logger.error("ascendkit: shut down with %d events unsent", unsent)
+        return unsent == 0
 
     def _at_exit(self) -> None:
         self.shutdown()
