@@ -3,6 +3,8 @@
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,7 +50,9 @@ class FakeEventsServer:
                 if reply.delay:
                     server._closing.wait(reply.delay)
                 body = reply.body
-                if body is None:
+                if body is None and reply.status >= 400:
+                    body = {"error": {"code": "scripted", "message": f"A scripted {reply.status}."}}
+                elif body is None:
                     body = {"accepted": len(request.body["events"]), "duplicates": 0, "rejected": []}
                 encoded = json.dumps(body).encode()
                 try:
@@ -91,5 +95,60 @@ class FakeEventsServer:
 
     def close(self):
         self._closing.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class AnswerLosingProxy:
+    """Forwards requests to a real server; the first `lose` answers are replaced by a 503.
+
+    The server did store those batches: this is a gateway timing out after the
+    origin committed, the case where only the `messageId` keeps a retry from
+    storing the events twice.
+    """
+
+    def __init__(self, upstream: str, *, lose: int = 1):
+        self.upstream = upstream.rstrip("/")
+        self.forwarded = 0
+        self.lost = 0
+        self._lose = lose
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", "0"))
+                request = urllib.request.Request(
+                    proxy.upstream + self.path,
+                    data=self.rfile.read(length),
+                    method="POST",
+                    headers={name: value for name, value in self.headers.items() if name.lower() != "host"},
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=30) as response:
+                        status, body = response.status, response.read()
+                except urllib.error.HTTPError as error:
+                    status, body = error.code, error.read()
+                with proxy._lock:
+                    proxy.forwarded += 1
+                    losing = proxy.lost < proxy._lose
+                    proxy.lost += losing
+                if losing:
+                    status, body = 503, b'{"error": {"code": "bad_gateway", "message": "Upstream timed out."}}'
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
