@@ -43,7 +43,7 @@ def test_an_event_leaves_once_it_has_waited_the_flush_interval(fake_server, make
 
     (request,) = fake_server.wait_for_requests(1, timeout=5)
 
-    assert 0.35 <= request.at - tracked_at < 2.0
+    assert 0.35 <= request.at - tracked_at < 3.0
     assert [item["name"] for item in request.body["events"]] == ["app.signed_up"]
 
 
@@ -77,7 +77,7 @@ def test_flush_with_a_timeout_gives_up_waiting_but_keeps_the_events(fake_server,
 
     started = time.monotonic()
     assert client.flush(timeout=0.2) is False
-    assert time.monotonic() - started < 0.6
+    assert time.monotonic() - started < 1.0
 
     assert client.flush(timeout=5) is True
     assert len(fake_server.delivered_message_ids()) == 1
@@ -127,7 +127,7 @@ def test_it_waits_as_long_as_retry_after_says(fake_server, make_client):
     assert client.flush(timeout=5)
 
     first, second = fake_server.received
-    assert 0.95 <= second.at - first.at < 2.0
+    assert 0.95 <= second.at - first.at < 3.0
 
 
 def test_backoff_waits_longer_after_each_failure(fake_server, make_client):
@@ -141,7 +141,7 @@ def test_backoff_waits_longer_after_each_failure(fake_server, make_client):
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     # Each wait is between half and all of 0.1 s * 2^n.
     for attempt, gap in enumerate(gaps[:4]):
-        assert 0.1 * 2**attempt / 2 - 0.01 <= gap < 0.1 * 2**attempt + 0.25
+        assert 0.1 * 2**attempt / 2 - 0.01 <= gap < 0.1 * 2**attempt + 0.5
 
 
 def test_a_client_error_is_logged_and_not_retried(fake_server, make_client, caplog):
@@ -177,7 +177,7 @@ def test_a_batch_is_given_up_when_its_retry_time_is_spent(dead_url, make_client,
         started = time.monotonic()
         assert client.flush(timeout=5)
 
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0
     assert client.failed == 1 and "given up" in caplog.text
 
 
@@ -201,7 +201,8 @@ def test_shutdown_returns_within_its_bound_when_the_server_is_dead(dead_url, mak
     assert client.shutdown(timeout=1.0) is False
     elapsed = time.monotonic() - started
 
-    assert 0.5 < elapsed < 1.6  # it did retry, and stopped at the bound
+    # It did retry, and stopped at the bound (plus the join's slack), not after 60 s.
+    assert 0.7 < elapsed < 2.5
 
 
 def test_shutdown_returns_within_its_bound_when_the_server_never_answers(make_client):
@@ -215,7 +216,7 @@ def test_shutdown_returns_within_its_bound_when_the_server_never_answers(make_cl
 
         started = time.monotonic()
         assert client.shutdown(timeout=1.0) is False
-        assert time.monotonic() - started < 1.7
+        assert time.monotonic() - started < 2.5
     finally:
         hanging.close()
 
@@ -229,7 +230,7 @@ def test_shutdown_cuts_a_long_retry_after_short(fake_server, make_client):
 
     started = time.monotonic()
     assert client.shutdown(timeout=2.0) is False
-    assert time.monotonic() - started < 0.5  # a retry 30 s away cannot fit: no point waiting
+    assert time.monotonic() - started < 1.0  # a retry 30 s away cannot fit: no point waiting
 
 
 def test_events_tracked_after_shutdown_are_dropped_with_a_warning(fake_server, make_client, caplog):
@@ -295,3 +296,22 @@ def test_events_tracked_from_many_threads_are_each_delivered_once(fake_server, m
     assert len(delivered) == 400 and set(delivered.values()) == {1}
     assert all(len(request.body["events"]) <= 100 for request in fake_server.received)
     assert client.delivered == 400
+
+
+def test_a_forked_child_sends_its_own_events_and_not_its_parents(fake_server, make_client):
+    client = make_client(fake_server.url)
+    client.track("usr_A", "queued.in.parent")
+
+    pid = os.fork()
+    if pid == 0:  # the child: a preforking server's worker
+        try:
+            client.track("usr_A", "tracked.in.child")
+            os._exit(0 if client.flush(timeout=5) else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert client.flush(timeout=5)
+
+    names = sorted(item["name"] for request in fake_server.received for item in request.body["events"])
+    assert names == ["app.queued.in.parent", "app.tracked.in.child"]

@@ -61,7 +61,7 @@ def _timestamp(value: dt.datetime | str | None, now: dt.datetime) -> str:
         try:
             value = dt.datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidItem(f"timestamp {value[:40]!r} is not ISO 8601") from None
+            raise InvalidItem(f"timestamp {str(value)[:40]!r} is not ISO 8601") from None
     if not isinstance(value, dt.datetime):
         raise InvalidItem(f"timestamp must be a datetime, not {type(value).__name__}")
     # A naive datetime is local time, as Python reads it everywhere else.
@@ -97,7 +97,8 @@ def _properties(properties: Mapping[str, Any] | None) -> dict[str, Any]:
     if len(encoded.encode()) > PROPERTIES_MAX_BYTES:
         raise InvalidItem(f"properties are over {PROPERTIES_MAX_BYTES // 1024} KiB as JSON")
     # Decoded again so the item is encoded once, with plain JSON values only.
-    return json.loads(encoded)
+    decoded: dict[str, Any] = json.loads(encoded)
+    return decoded
 
 
 def build_item(

@@ -53,7 +53,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 def backoff_delay(attempt: int, *, base: float, cap: float) -> float:
     """Exponential backoff with jitter: half fixed, half random, so clients spread out."""
-    ceiling = min(cap, base * 2**attempt)
+    ceiling = min(cap, base * 2.0**attempt)
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 

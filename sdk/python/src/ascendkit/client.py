@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import functools
 import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +44,12 @@ class ConfigurationError(ValueError):
 class _Queued:
     item: Item
     queued_at: float  # time.monotonic()
+
+
+def _reset_in_child(client: weakref.ref[Analytics]) -> None:
+    alive = client()
+    if alive is not None:
+        alive._after_fork()
 
 
 class Analytics:
@@ -108,9 +116,9 @@ class Analytics:
         self.failed = 0
         self.dropped = 0
 
-        self._pid = os.getpid()
         self._worker: threading.Thread | None = None
         atexit.register(self._at_exit)
+        os.register_at_fork(after_in_child=functools.partial(_reset_in_child, weakref.ref(self)))
 
     # --- The caller's side -------------------------------------------------------------
 
@@ -219,12 +227,19 @@ class Analytics:
 
     # --- The sending thread ------------------------------------------------------------
 
+    def _after_fork(self) -> None:
+        """In a forked child (a preforking server's worker): a fresh lock, no thread, an empty queue.
+
+        The parent's thread does not exist here and its lock may have been held
+        when the process forked. The parent still sends what it had queued.
+        """
+        self._lock = threading.Condition()
+        self._worker = None
+        self._queue.clear()
+        self._settled = self._flush_upto = self._tracked
+
     def _ensure_worker(self) -> None:
-        """Start the thread on first use, and again in a child after `fork()` (called locked)."""
-        if self._pid != os.getpid():
-            # The parent's thread does not exist in a forked child, nor its lock's waiters.
-            self._pid = os.getpid()
-            self._worker = None
+        """Start the sending thread on first use (called locked)."""
         if self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(target=self._run, name="ascendkit-sender", daemon=True)
             self._worker.start()
