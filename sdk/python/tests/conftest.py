@@ -4,7 +4,8 @@ import socket
 
 import pytest
 from ascendkit import Analytics
-from python_sdk_fakes import SECRET_KEY, FakeEventsServer
+
+from .python_sdk_fakes import SECRET_KEY, FakeEventsServer
 
 
 @pytest.fixture

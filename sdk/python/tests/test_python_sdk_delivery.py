@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 
-from python_sdk_fakes import SECRET_KEY, FakeEventsServer, Reply
+from .python_sdk_fakes import SECRET_KEY, FakeEventsServer, Reply
 
 
 def track_many(client, count: int, user_id: str = "usr_A") -> None:

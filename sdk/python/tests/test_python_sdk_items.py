@@ -9,7 +9,8 @@ import uuid
 import pytest
 from ascendkit import Analytics, ConfigurationError
 from ascendkit._transport import backoff_delay, parse_retry_after
-from python_sdk_fakes import SECRET_KEY
+
+from .python_sdk_fakes import SECRET_KEY
 
 VISITOR_ID = "vis_SdkVisitor0000000000001"
 

@@ -5,13 +5,14 @@ import time
 import pytest
 from ascendkit import Analytics
 from django.db import OperationalError
-from python_sdk_fakes import AnswerLosingProxy
 
 from analytics.apis import events as events_api
 from analytics.models import Event, Pageview, Visitor
 from analytics.tests.helpers import batch, pageview
 from ascendkit_site import errors
 from identity.services import user_signup
+
+from .python_sdk_fakes import AnswerLosingProxy
 
 VISITOR_ID = "vis_PythonSdkVisitor00000001"
 
