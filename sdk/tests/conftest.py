@@ -12,12 +12,19 @@ from pathlib import Path
 import pytest
 from js_sdk_support import CHROMIUM, CHROMIUM_ARGS, JS_DIR, PageServer
 
+MIN_NODE = (20, 11)
+
 
 @pytest.fixture(scope="session")
 def node() -> str:
     path = shutil.which("node")
     if path is None:
-        pytest.skip("Node.js is not installed (apt-get install -y nodejs npm); the JavaScript SDK tests need it")
+        pytest.skip("Node.js is not installed; the JavaScript SDK tests need Node.js 20.11 or newer")
+    version = subprocess.run([path, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    major, minor = (int(part) for part in version.lstrip("v").split(".")[:2])
+    if (major, minor) < MIN_NODE:
+        # node:test's fake Date and the package's global fetch and crypto need it.
+        pytest.skip(f"Node.js {version} is too old; the JavaScript SDK tests need 20.11 or newer")
     return path
 
 
