@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "accounts",
     "portal",
     "journeys",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -251,11 +252,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production (`collectstatic`) serves each file twice: a hashed copy such as
+# ascendkit/ascendkit.1a2b3c4d5e6f.js, cached for ten years as immutable, and the plain
+# name, cached for WhiteNoise's 60 s, so the script tag's URL never changes.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
 }
 WHITENOISE_USE_FINDERS = True
+
+# The demo site at /demo/ (the script tag at work on the demo environment); off in
+# production unless asked for.
+DEMO_SITE = env.bool("DEMO_SITE", default=DEBUG)
 
 # --- Logging --------------------------------------------------------------------------
 

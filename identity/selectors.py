@@ -83,3 +83,18 @@ def end_user_by_email(*, environment: Environment, email: str) -> EndUser | None
         .filter(environment=environment, email_lower=Lower(Value(email)))
         .first()
     )
+
+
+# The environment `manage.py bootstrap_demo` makes, which the demo site sends to.
+DEMO_ORGANIZATION = "Demo"
+DEMO_PROJECT = "Website"
+DEMO_ENVIRONMENT = "development"
+
+
+def demo_environment_get() -> Environment | None:
+    """The demo environment, else the first one (a database made before the demo existed)."""
+    environments = Environment.objects.select_related("project__organization").order_by("pk")
+    demo = environments.filter(
+        project__organization__name=DEMO_ORGANIZATION, project__name=DEMO_PROJECT, name=DEMO_ENVIRONMENT
+    ).first()
+    return demo or environments.first()

@@ -1,6 +1,6 @@
 """The project's modules import one way, down a stack anyone can draw (README, "What runs where").
 
-    ascendkit_site  <-  identity  <-  analytics  <-  accounts  <-  portal, journeys
+    ascendkit_site  <-  identity  <-  analytics  <-  accounts  <-  portal, journeys, demo
 
 Built from the source, not from what happens to be imported: every `import` of a
 project module, wherever it stands, is an edge. Tests, migrations and the bench
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = {"ascendkit_site": 0, "identity": 1, "analytics": 2, "accounts": 3, "portal": 4, "journeys": 4}
+LAYERS = {"ascendkit_site": 0, "identity": 1, "analytics": 2, "accounts": 3, "portal": 4, "journeys": 4, "demo": 4}
 TOP_MODULES = {"ascendkit_site.urls", "ascendkit_site.wsgi", "ascendkit_site.asgi"}
 LEFT_OUT = {"tests", "migrations"}
 

@@ -8,17 +8,19 @@ the URLs and the env key, and say how to get a new password or secret key.
 import json
 import secrets
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from ascendkit_site import ids
 from identity.models import Environment, Membership
+from identity.selectors import DEMO_ENVIRONMENT, DEMO_ORGANIZATION, DEMO_PROJECT, demo_environment_get
 from identity.services import environment_create, member_add
 
-ORGANIZATION = "Demo"
-PROJECT = "Website"
-ENVIRONMENT = "development"
+ORGANIZATION = DEMO_ORGANIZATION
+PROJECT = DEMO_PROJECT
+ENVIRONMENT = DEMO_ENVIRONMENT
 ADMIN_EMAIL = "admin@example.com"
 DEMO_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
@@ -43,7 +45,7 @@ class Command(BaseCommand):
             if not get_user_model().objects.filter(is_superuser=True).exists():
                 password = self._make_superuser()
         # Printed after the commit: a secret shown for a rolled-back row would be useless.
-        environment = self._demo_environment()
+        environment = demo_environment_get()
         self._print(base_url=base_url, environment=environment, secret_key=secret_key, password=password)
 
     def _make_superuser(self) -> str:
@@ -56,13 +58,6 @@ class Command(BaseCommand):
         user.save(update_fields=["is_staff", "is_superuser"])
         return password
 
-    def _demo_environment(self) -> Environment | None:
-        environments = Environment.objects.select_related("project__organization").order_by("pk")
-        demo = environments.filter(
-            project__organization__name=ORGANIZATION, project__name=PROJECT, name=ENVIRONMENT
-        ).first()
-        return demo or environments.first()
-
     def _print(self, *, base_url, environment, secret_key, password):
         write = self.stdout.write
         write("")
@@ -74,6 +69,8 @@ class Command(BaseCommand):
             write(f"  Login:       {ADMIN_EMAIL} (the password was printed when it was made)")
         write(f"  Admin:       {base_url}/admin/")
         write(f"  API docs:    {base_url}/v1/docs")
+        if settings.DEMO_SITE:
+            write(f"  Demo site:   {base_url}/demo/   (the script tag at work; sends to the environment below)")
         if environment is not None:
             project = environment.project
             write(f"  Environment: {project.organization.name} / {project.name} / {environment.name}")
