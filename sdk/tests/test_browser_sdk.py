@@ -17,6 +17,7 @@ from django.test import Client
 from analytics.apis import collect as collect_api
 from analytics.apis import events as events_api
 from analytics.models import Event, Pageview, Session, Visitor
+from analytics.services import collect as collect_service
 from ascendkit_site import errors
 from identity.services import environment_create
 
@@ -302,16 +303,16 @@ def test_logout_rotates_the_visitor_id_and_revokes_the_token(site):
 
 def test_a_503_then_a_202_stores_every_event_exactly_once(site, monkeypatch):
     monkeypatch.setattr(errors, "RETRY_AFTER_SECONDS", 1)
-    real_record = collect_api.browser_batch_record
+    real_write = collect_service.browser_batches_write
     calls = []
 
-    def record_after_an_outage(*, batch):
-        calls.append(len(batch.items))
+    def write_after_an_outage(*, batches):
+        calls.append(sum(len(batch.items) for batch in batches))
         if len(calls) == 1:
             raise OperationalError("the database is restarting")
-        return real_record(batch=batch)
+        return real_write(batches=batches)
 
-    monkeypatch.setattr(collect_api, "browser_batch_record", record_after_an_outage)
+    monkeypatch.setattr(collect_service, "browser_batches_write", write_after_an_outage)
     responses = []
     site.page.on("response", lambda response: responses.append((urlparse(response.url).path, response.status)))
 

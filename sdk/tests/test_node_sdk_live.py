@@ -6,8 +6,9 @@ import subprocess
 import pytest
 from js_sdk_support import JS_DIR
 
+from accounts.services import user_signup
 from analytics.models import Event, Visitor
-from identity.services import environment_create, user_signup
+from identity.services import environment_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

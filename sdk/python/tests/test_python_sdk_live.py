@@ -6,11 +6,11 @@ import pytest
 from ascendkit import Analytics
 from django.db import OperationalError
 
+from accounts.services import user_signup
 from analytics.apis import events as events_api
 from analytics.models import Event, Pageview, Visitor
 from analytics.tests.helpers import batch, pageview
 from ascendkit_site import errors
-from identity.services import user_signup
 
 from .python_sdk_fakes import AnswerLosingProxy
 
