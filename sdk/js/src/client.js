@@ -272,9 +272,10 @@ export function createClient({ envKey, apiUrl }, w = globalThis) {
   d.addEventListener("visibilitychange", () => d.visibilityState == "hidden" && hide());
   w.addEventListener("pagehide", hide);
 
-  const leftovers = queue.length;
+  // The landing pageview goes at once, with anything a closed tab left behind: a
+  // visit shows up live, and a bounce is counted even if the tab stays open.
   page();
-  if (leftovers) flush();
+  flush();
 
   return {
     track,
