@@ -2,7 +2,7 @@
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
 SECURITY_SCHEMES = {
@@ -63,3 +63,33 @@ class ErrorSerializer(serializers.Serializer):
 def error_responses(described: dict[int, str]) -> dict[int, OpenApiResponse]:
     """Error responses for `extend_schema`, each in the one error shape."""
     return {code: OpenApiResponse(ErrorSerializer, description=text) for code, text in described.items()}
+
+
+# Schema-only field types: the value is checked by a service, which answers its own
+# error code, so the serializer must not refuse it first; the schema still says what
+# a valid value is.
+
+
+@extend_schema_field({"type": "string", "format": "email"})
+class EmailText(serializers.CharField):
+    """An email address, checked by the service (`invalid_email`)."""
+
+
+@extend_schema_field({"type": "string", "minLength": 8})
+class NewPasswordText(serializers.CharField):
+    """A new password of at least 8 characters, checked by the service (`weak_password`)."""
+
+
+class BatchItem(serializers.JSONField):
+    """A batch item: documented by `item`'s fields, yet any JSON value in the schema.
+
+    Each item is judged on its own (SPEC 4): even one that is not an object is a
+    rejected item in a 2xx answer, never a refused batch, so the schema must not
+    type it. The item's fields are listed in the description instead.
+    """
+
+    def __init__(self, item: type[serializers.Serializer], **kwargs):
+        fields = item().fields
+        described = "; ".join(f"`{name}`: {(field.help_text or '').rstrip('.')}" for name, field in fields.items())
+        kwargs.setdefault("help_text", f"An item, judged on its own. Its fields: {described}")
+        super().__init__(**kwargs)

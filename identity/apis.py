@@ -16,7 +16,7 @@ from ascendkit_site.api import KeyedApi
 from ascendkit_site.cors import CorsMixin
 from ascendkit_site.errors import ApiError
 from ascendkit_site.jsonbody import read_json_object
-from ascendkit_site.openapi import error_responses
+from ascendkit_site.openapi import EmailText, NewPasswordText, error_responses
 
 from .auth import authenticate_env_key, authenticate_secret_key, authenticate_user_token
 from .models import EndUser
@@ -59,6 +59,7 @@ class VisitorIdField(serializers.Field):
 
 BAD_BODY = "Malformed JSON (`malformed_json`), or a missing or invalid field (`invalid_request`)."
 TOO_LARGE = "The body is larger than 512 KiB (`payload_too_large`)."
+NOT_JSON = "The body is not `application/json` (`unsupported_media_type`)."
 BAD_ENV_KEY = "The env key is missing or unknown."
 WRONG_KEY = (
     "A key of the wrong kind (`wrong_key_kind`), or an origin the environment does not allow (`origin_not_allowed`)."
@@ -87,8 +88,8 @@ class SignupApi(IdentityApi):
     auth_schemes = ("envKey",)
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.CharField()
-        password = serializers.CharField(trim_whitespace=False, help_text="At least 8 characters, not a common one.")
+        email = EmailText()
+        password = NewPasswordText(trim_whitespace=False, help_text="At least 8 characters, not a common one.")
         name = serializers.CharField(required=False, allow_blank=True, default="", help_text="Cut to 200 characters.")
         visitorId = VisitorIdField(required=False, allow_null=True, default=None)
 
@@ -119,6 +120,7 @@ class SignupApi(IdentityApi):
                     403: WRONG_KEY,
                     409: "The email is taken in this environment, in any letter case (`email_taken`).",
                     413: TOO_LARGE,
+                    415: NOT_JSON,
                 }
             ),
         },
@@ -140,7 +142,7 @@ class LoginApi(IdentityApi):
     auth_schemes = ("envKey",)
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.CharField()
+        email = EmailText()
         password = serializers.CharField(trim_whitespace=False)
         visitorId = VisitorIdField(required=False, allow_null=True, default=None)
 
@@ -167,6 +169,7 @@ class LoginApi(IdentityApi):
                     401: "The email or password is incorrect (`invalid_credentials`); or " + BAD_ENV_KEY.lower(),
                     403: "The user is on the waitlist (`waitlisted`). " + WRONG_KEY,
                     413: TOO_LARGE,
+                    415: NOT_JSON,
                     429: "Too many failed logins (`rate_limited`); retry after `Retry-After` seconds.",
                 }
             ),

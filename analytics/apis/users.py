@@ -49,7 +49,9 @@ class IdentifyApi(SecretKeyApi):
 
     class InputSerializer(serializers.Serializer):
         userId = serializers.CharField(help_text="`usr_…`")
-        visitorId = serializers.CharField(help_text="`vis_` + 16–64 of `[A-Za-z0-9]`.")
+        visitorId = serializers.RegexField(
+            rf"^{ids.VISITOR_ID_RE.pattern}$", help_text="`vis_` + 16–64 of `[A-Za-z0-9]`."
+        )
 
         class Meta:
             ref_name = "Identify"
@@ -70,7 +72,7 @@ class IdentifyApi(SecretKeyApi):
         summary="Link a visitor to a user",
         description="Links the browser's visitor to the user; its history (before and after) becomes the "
         "user's, and the user's first touch is recomputed, in the background. Idempotent.",
-        request=InputSerializer,
+        request={"application/json": InputSerializer},
         responses={
             200: OutputSerializer,
             **error_responses(
@@ -216,7 +218,7 @@ class UserTimelineApi(SecretKeyApi):
             OpenApiParameter("cursor", OpenApiTypes.STR, description="`next` of the previous page."),
             OpenApiParameter(
                 "limit",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1, "maximum": TIMELINE_MAX_LIMIT},
                 description=f"Items per page, default {TIMELINE_DEFAULT_LIMIT}, at most {TIMELINE_MAX_LIMIT}.",
             ),
         ],
@@ -247,6 +249,6 @@ class UserTimelineApi(SecretKeyApi):
 def _limit_from(value: str | None) -> int:
     if value is None or value == "":
         return TIMELINE_DEFAULT_LIMIT
-    if not value.isdigit() or int(value) < 1:
+    if not value.isdigit() or not 1 <= int(value) <= TIMELINE_MAX_LIMIT:
         raise ApiError("invalid_request", f"`limit` must be a number from 1 to {TIMELINE_MAX_LIMIT}.")
-    return min(int(value), TIMELINE_MAX_LIMIT)
+    return int(value)
