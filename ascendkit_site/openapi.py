@@ -80,16 +80,21 @@ class NewPasswordText(serializers.CharField):
     """A new password of at least 8 characters, checked by the service (`weak_password`)."""
 
 
-class BatchItem(serializers.JSONField):
-    """A batch item: documented by `item`'s fields, yet any JSON value in the schema.
+class Lenient(serializers.JSONField):
+    """A value documented by `shape`'s fields, yet any JSON value in the schema.
 
-    Each item is judged on its own (SPEC 4): even one that is not an object is a
-    rejected item in a 2xx answer, never a refused batch, so the schema must not
-    type it. The item's fields are listed in the description instead.
+    For what the server judges leniently: each batch item on its own (SPEC 4), even
+    one that is not an object, is a rejected item in a 2xx answer, never a refused
+    batch; a collect `context` of the wrong type is ignored. The schema must not
+    type such a value, so the fields are listed in the description instead.
     """
 
-    def __init__(self, item: type[serializers.Serializer], **kwargs):
-        fields = item().fields
+    def __init__(self, shape: type[serializers.Serializer], *, summary: str, **kwargs):
+        fields = shape().fields
         described = "; ".join(f"`{name}`: {(field.help_text or '').rstrip('.')}" for name, field in fields.items())
-        kwargs.setdefault("help_text", f"An item, judged on its own. Its fields: {described}")
+        kwargs.setdefault("help_text", f"{summary} Its fields: {described}.")
         super().__init__(**kwargs)
+
+
+def BatchItem(item: type[serializers.Serializer]) -> Lenient:  # noqa: N802 - reads as a field class
+    return Lenient(item, summary="An item, judged on its own.")

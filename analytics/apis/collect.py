@@ -15,7 +15,7 @@ from ascendkit_site import ids
 from ascendkit_site.api import KeyedApi
 from ascendkit_site.cors import CorsMixin
 from ascendkit_site.jsonbody import read_batch_items, read_json_object
-from ascendkit_site.openapi import BatchItem, error_responses
+from ascendkit_site.openapi import BatchItem, Lenient, error_responses
 from identity.auth import authenticate_env_key
 
 from ..cleaning import clean_text
@@ -152,7 +152,7 @@ class CollectApi(CorsMixin, KeyedApi):
         sentAt = serializers.JSONField(
             required=False, help_text="ISO 8601: when the client sent the batch, on its clock; ignored when invalid."
         )
-        context = Context(required=False)
+        context = Lenient(Context, summary="The browser; ignored when not an object.", required=False)
         events = serializers.ListField(child=BatchItem(Item), min_length=1, max_length=100, help_text="1 to 100 items.")
 
         class Meta:
