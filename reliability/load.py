@@ -123,11 +123,12 @@ def run_collect_load(
     return tally
 
 
-def slow_body_attack(base_url: str, env_key: str, *, connections: int = 40, hold_seconds: float = 15):
+def slow_body_attack(base_url: str, env_key: str, *, connections: int = 40, probes: int = 10, hold_seconds=15.0):
     """40 connections send headers and 10 bytes of a declared 1,000-byte body.
 
-    Answers (seconds a normal collect took during the attack or None if it got no
-    answer within `hold_seconds`, stalled connections the server still held at the end).
+    Meanwhile `probes` normal collects are sent side by side. Answers (the seconds
+    each probe took, None for no answer within `hold_seconds`; how many stalled
+    connections the server still held once `hold_seconds` had passed).
     """
     parts = urlsplit(base_url)
     head = (
@@ -139,20 +140,28 @@ def slow_body_attack(base_url: str, env_key: str, *, connections: int = 40, hold
         attacker = socket.create_connection((parts.hostname, parts.port), timeout=5)
         attacker.sendall(head + b'{"events":')
         attackers.append(attacker)
+        time.sleep(0.025)  # as clients arrive, not in one burst: every worker gets its share
     time.sleep(1)
     started = time.monotonic()
-    try:
-        status, _, _ = request(
-            base_url,
-            "POST",
-            "/v1/analytics/collect",
-            collect_batch(["slow-probe"], "vis_SlowBodyProbe00000000"),
-            {"X-AscendKit-Env-Key": env_key},
-            timeout=hold_seconds,
-        )
-        answered = time.monotonic() - started if status < 500 else None
-    except (OSError, http.client.HTTPException):
-        answered = None
+    answers: list = [None] * probes
+
+    def probe(number: int):
+        body = collect_batch([f"slow-probe-{number}"], "vis_SlowBodyProbe00000000")
+        began = time.monotonic()
+        try:
+            status, _, _ = request(
+                base_url, "POST", "/v1/analytics/collect", body, {"X-AscendKit-Env-Key": env_key}, hold_seconds
+            )
+        except (OSError, http.client.HTTPException):
+            return
+        if status < 500:
+            answers[number] = time.monotonic() - began
+
+    threads = [threading.Thread(target=probe, args=(number,)) for number in range(probes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=hold_seconds + 5)
     # Wait out the rest of the hold, then see which stalled connections are still open.
     time.sleep(max(0.0, hold_seconds - (time.monotonic() - started)))
     held = 0
@@ -165,4 +174,4 @@ def slow_body_attack(base_url: str, env_key: str, *, connections: int = 40, hold
         except OSError:
             pass
         attacker.close()
-    return answered, held
+    return answers, held

@@ -16,7 +16,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +62,8 @@ class Stack:
     proxy_port: int = field(default_factory=free_port)
     processes: dict = field(default_factory=dict)
     keys: dict = field(default_factory=dict)
+    restarts: dict = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     # --- configuration ------------------------------------------------------------
 
@@ -120,12 +125,48 @@ class Stack:
         self.keys = json.loads(self.manage("create_environment", "Reliability", "Web", "production", "--json"))
         self.web_start()
         self.writer_start()
-        self.spawn("worker", [PYTHON, "-m", "celery", "-A", "ascendkit_site", "worker", "-l", "info"])
-        beat_schedule = str(self.workdir / "beat-schedule")
-        self.spawn("beat", [PYTHON, "-m", "celery", "-A", "ascendkit_site", "beat", "-l", "info", "-s", beat_schedule])
+        self.supervised = {
+            "worker": [PYTHON, "-m", "celery", "-A", "ascendkit_site", "worker", "-l", "info"],
+            "beat": [PYTHON, "-m", "celery", "-A", "ascendkit_site", "beat", "-l", "info", "-s",
+                     str(self.workdir / "beat-schedule")],
+        }  # fmt: skip
+        for name, command in self.supervised.items():
+            self.spawn(name, command)
+        threading.Thread(target=self.supervise, daemon=True).start()
         self.proxy_start()
         wait_for_port(self.web_port)
         wait_for_port(self.proxy_port)
+        self.wait_ready()
+
+    def supervise(self) -> None:
+        """Restart the worker and beat when they exit, as systemd's Restart=always does.
+
+        The Celery worker can exit when Redis goes away while it holds an unacknowledged
+        task (kombu fails to restore it: "'NoneType' object has no attribute 'hostname'").
+        """
+        while not self.stopping.wait(1):
+            for name, command in self.supervised.items():
+                if self.processes[name].poll() is not None and not self.stopping.is_set():
+                    self.restarts[name] = self.restarts.get(name, 0) + 1
+                    self.spawn(name, command)
+
+    def wait_ready(self, seconds: float = 120) -> None:
+        """Until both gunicorn workers have loaded the app: 20 quick answers in a row."""
+        deadline = time.monotonic() + seconds
+        quick = 0
+        while quick < 20 and time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                with urllib.request.urlopen(f"{self.proxy_url}/v1/auth/me", timeout=5):
+                    pass
+            except urllib.error.HTTPError as answer:
+                quick = quick + 1 if answer.code == 401 and time.monotonic() - started < 0.5 else 0
+            except OSError:
+                quick = 0
+            if not quick:
+                time.sleep(0.2)
+        if quick < 20:
+            raise RuntimeError(f"the server did not answer quickly within {seconds} s")
 
     def postgres_init(self) -> None:
         self.pgdata.mkdir()
@@ -168,8 +209,9 @@ class Stack:
     def web_start(self) -> None:
         self.spawn(
             "gunicorn",
+            # As the README runs it; the control socket (in $HOME) is left to other gunicorns.
             [PYTHON, "-m", "gunicorn", "ascendkit_site.wsgi:application", "-w", "2", "--threads", "4",
-             "-b", f"127.0.0.1:{self.web_port}"],
+             "-b", f"127.0.0.1:{self.web_port}", "--no-control-socket"],
         )  # fmt: skip
 
     def web_workers(self) -> list[int]:
@@ -204,6 +246,7 @@ class Stack:
             process.wait(timeout=30)
 
     def stop(self, *, keep_files: bool = False) -> None:
+        self.stopping.set()
         for name in ("nginx", "gunicorn", "writer", "worker", "beat"):
             self.kill(name, signal.SIGTERM)
         self.kill("redis")
