@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench reliability clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ lint: install
 
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Faults and hostile input against the production setup on loopback (needs
+# PostgreSQL's server programs, redis-server and nginx installed; see README).
+reliability: install
+	$(PY) reliability/run.py
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3

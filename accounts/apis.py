@@ -15,7 +15,7 @@ from analytics.enrichment.client_ip import client_ip
 from ascendkit_site import ids
 from ascendkit_site.api import KeyedApi, SecretKeyApi
 from ascendkit_site.cors import CorsMixin
-from ascendkit_site.openapi import SECRET_KEY_ERRORS, error_responses
+from ascendkit_site.openapi import SECRET_KEY_ERRORS, EmailText, NewPasswordText, VisitorIdText, error_responses
 from identity.auth import authenticate_env_key, authenticate_secret_key, authenticate_user_token
 from identity.models import EndUser
 from identity.selectors import end_user_get_or_404
@@ -58,6 +58,7 @@ class VisitorIdField(serializers.Field):
 
 BAD_BODY = "Malformed JSON (`malformed_json`), or a missing or invalid field (`invalid_request`)."
 TOO_LARGE = "The body is larger than 512 KiB (`payload_too_large`)."
+NOT_JSON = "The body is not `application/json` (`unsupported_media_type`)."
 BAD_ENV_KEY = "The env key is missing or unknown."
 WRONG_KEY = (
     "A key of the wrong kind (`wrong_key_kind`), or an origin the environment does not allow (`origin_not_allowed`)."
@@ -80,8 +81,8 @@ class SignupApi(IdentityApi):
     auth_schemes = ("envKey",)
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.CharField()
-        password = serializers.CharField(trim_whitespace=False, help_text="At least 8 characters, not a common one.")
+        email = EmailText()
+        password = NewPasswordText(trim_whitespace=False, help_text="At least 8 characters, not a common one.")
         name = serializers.CharField(required=False, allow_blank=True, default="", help_text="Cut to 200 characters.")
         visitorId = VisitorIdField(required=False, allow_null=True, default=None)
 
@@ -112,6 +113,7 @@ class SignupApi(IdentityApi):
                     403: WRONG_KEY,
                     409: "The email is taken in this environment, in any letter case (`email_taken`).",
                     413: TOO_LARGE,
+                    415: NOT_JSON,
                 }
             ),
         },
@@ -133,7 +135,7 @@ class LoginApi(IdentityApi):
     auth_schemes = ("envKey",)
 
     class InputSerializer(serializers.Serializer):
-        email = serializers.CharField()
+        email = EmailText()
         password = serializers.CharField(trim_whitespace=False)
         visitorId = VisitorIdField(required=False, allow_null=True, default=None)
 
@@ -160,6 +162,7 @@ class LoginApi(IdentityApi):
                     401: "The email or password is incorrect (`invalid_credentials`); or " + BAD_ENV_KEY.lower(),
                     403: "The user is on the waitlist (`waitlisted`). " + WRONG_KEY,
                     413: TOO_LARGE,
+                    415: NOT_JSON,
                     429: "Too many failed logins (`rate_limited`); retry after `Retry-After` seconds.",
                 }
             ),
@@ -251,7 +254,7 @@ class IdentifyApi(SecretKeyApi):
     class InputSerializer(serializers.Serializer):
         userId = serializers.RegexField(ids.USER_ID_RE.pattern, help_text="`usr_…`")
         # Checked by the service, so that a missing or malformed one is `invalid_visitor_id`.
-        visitorId = serializers.CharField(
+        visitorId = VisitorIdText(
             help_text="`vis_` + 16–64 of `[A-Za-z0-9]`.",
             required=False,
             allow_null=True,

@@ -3,8 +3,10 @@
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
+
+from . import ids
 
 SECURITY_SCHEMES = {
     "envKey": {
@@ -79,3 +81,43 @@ SECRET_KEY_ERRORS = {
 USER_PATH_PARAMETER = OpenApiParameter(
     "user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The user's `usr_…` ID."
 )
+
+
+# Schema-only field types: the value is checked by a service, which answers its own
+# error code, so the serializer must not refuse it first; the schema still says what
+# a valid value is.
+
+
+@extend_schema_field({"type": "string", "format": "email"})
+class EmailText(serializers.CharField):
+    """An email address, checked by the service (`invalid_email`)."""
+
+
+@extend_schema_field({"type": "string", "pattern": f"^{ids.VISITOR_ID_RE.pattern}$"})
+class VisitorIdText(serializers.CharField):
+    """A `vis_` ID, checked by the service (`invalid_visitor_id`)."""
+
+
+@extend_schema_field({"type": "string", "minLength": 8})
+class NewPasswordText(serializers.CharField):
+    """A new password of at least 8 characters, checked by the service (`weak_password`)."""
+
+
+class Lenient(serializers.JSONField):
+    """A value documented by `shape`'s fields, yet any JSON value in the schema.
+
+    For what the server judges leniently: each batch item on its own (SPEC 4), even
+    one that is not an object, is a rejected item in a 2xx answer, never a refused
+    batch; a collect `context` of the wrong type is ignored. The schema must not
+    type such a value, so the fields are listed in the description instead.
+    """
+
+    def __init__(self, shape: type[serializers.Serializer], *, summary: str, **kwargs):
+        fields = shape().fields
+        described = "; ".join(f"`{name}`: {(field.help_text or '').rstrip('.')}" for name, field in fields.items())
+        kwargs.setdefault("help_text", f"{summary} Its fields: {described}.")
+        super().__init__(**kwargs)
+
+
+def BatchItem(item: type[serializers.Serializer]) -> Lenient:  # noqa: N802 - reads as a field class
+    return Lenient(item, summary="An item, judged on its own.")

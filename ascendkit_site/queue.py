@@ -6,6 +6,7 @@ other way round. Celery finds each app's `tasks` module itself
 """
 
 import logging
+import time
 
 from django.db import transaction
 
@@ -13,28 +14,59 @@ from .celery import app
 
 logger = logging.getLogger(__name__)
 
+# After a failed publish, this process stops trying for a while: a Redis that hangs
+# rather than refuses would otherwise cost every request a socket timeout. The work
+# is not lost either way: the periodic sweeps find it in the database.
+BROKER_PAUSE_SECONDS = 5.0
+
+_paused_until = 0.0
+
 
 def enqueue_on_commit(task_name: str, *args) -> None:
     """Queue the task named `task_name` once the current transaction commits.
 
     The data the task works on is already committed, so no failure to reach the
-    broker may fail the request: it is logged, and the task's periodic sweep
-    picks the work up later.
+    broker may fail the request: it is logged, and the task's periodic sweep picks
+    the work up later.
     """
-    task = _registered_task(task_name)
-
-    def send():
-        try:
-            task.apply_async(args=args)
-        except Exception:
-            logger.warning("Could not queue %s; left for its periodic sweep.", task_name, exc_info=True)
-
-    transaction.on_commit(send)
+    task = registered_task(task_name)
+    transaction.on_commit(lambda: enqueue_now(task, *args))
 
 
-def _registered_task(task_name: str):
+def enqueue_now(task, *args) -> bool:
+    """Publish `task`; on any failure log it and answer False instead of raising.
+
+    Every failure counts, not only kombu's OperationalError: the broker, the result
+    backend and the serializer each raise their own exceptions, and none of them may
+    turn a committed write into an error answer.
+    """
+    global _paused_until
+    if task.app.conf.task_always_eager:
+        # In-process (no broker): a failure here is the task's own, and shows.
+        task.apply_async(args=args)
+        return True
+    if time.monotonic() < _paused_until:
+        logger.warning("Broker recently unavailable; %s left for the periodic sweep.", task.name)
+        return False
+    try:
+        task.apply_async(args=args)
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        _paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
+        logger.warning("Could not queue %s (%s); it is left for the periodic sweep.", task.name, type(error).__name__)
+        return False
+    return True
+
+
+def broker_pause_reset() -> None:
+    """Forget a previous failure (tests, and a process that knows the broker is back)."""
+    global _paused_until
+    _paused_until = 0.0
+
+
+def registered_task(task_name: str):
+    """The Celery task of that name; an unknown name is a bug, raised at once."""
     if task_name not in app.tasks:
         # The web process has not needed a task yet: let Celery import the apps'
         # `tasks` modules (a worker does this when it starts).
         app.loader.import_default_modules()
-    return app.tasks[task_name]  # an unknown name is a bug, raised at once
+    return app.tasks[task_name]

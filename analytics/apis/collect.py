@@ -13,7 +13,7 @@ from ascendkit_site.api import KeyedApi, check_declared_length
 from ascendkit_site.cors import CorsMixin, add_cors_headers
 from ascendkit_site.errors import known_error
 from ascendkit_site.jsonbody import read_batch_items, read_json_object
-from ascendkit_site.openapi import error_responses
+from ascendkit_site.openapi import BatchItem, Lenient, error_responses
 from identity.auth import authenticate_env_key
 
 from ..enrichment.client_ip import client_ip
@@ -72,44 +72,44 @@ class CollectApi(CorsMixin, KeyedApi):
         """Documents the body; items are validated by hand, each on its own."""
 
         class Context(serializers.Serializer):
-            userAgent = serializers.CharField(required=False, help_text="Defaults to the request's User-Agent.")
-            locale = serializers.CharField(required=False, help_text="e.g. `en-US`.")
-            timezone = serializers.CharField(required=False, help_text="e.g. `Europe/Berlin`.")
-            screen = inline_serializer(
-                "CollectScreen",
-                fields={"width": serializers.IntegerField(), "height": serializers.IntegerField()},
-                required=False,
-            )
+            # Untyped in the schema: a context value of the wrong type is ignored, not refused.
+            userAgent = serializers.JSONField(required=False, help_text="Defaults to the request's User-Agent.")
+            locale = serializers.JSONField(required=False, help_text="e.g. `en-US`.")
+            timezone = serializers.JSONField(required=False, help_text="e.g. `Europe/Berlin`.")
+            screen = serializers.JSONField(required=False, help_text='`{"width": 1440, "height": 900}`.')
 
             class Meta:
                 ref_name = "CollectContext"
 
         class Item(serializers.Serializer):
-            type = serializers.ChoiceField(choices=["pageview", "track"])
-            messageId = serializers.CharField(
+            # Untyped in the schema: a bad value rejects its item only (`rejected`), never the batch.
+            type = serializers.JSONField(required=False, help_text="`pageview` or `track`.")
+            messageId = serializers.JSONField(
                 required=False, help_text="1–64 of `[A-Za-z0-9_-]`: the dedupe key within the environment."
             )
-            timestamp = serializers.DateTimeField(
+            timestamp = serializers.JSONField(
                 required=False, help_text="ISO 8601; corrected with `sentAt`; at most 7 days old."
             )
-            url = serializers.CharField(
+            url = serializers.JSONField(
                 required=False, help_text="Absolute http(s) URL; required for pageviews. Only utm_* are kept."
             )
-            referrer = serializers.CharField(required=False, help_text="Pageviews: `document.referrer`.")
-            title = serializers.CharField(required=False, help_text="Pageviews: the page title.")
-            name = serializers.CharField(required=False, help_text="Track items: `app.` + 1–200 of `[A-Za-z0-9_.:-]`.")
-            properties = serializers.DictField(required=False, help_text="Track items: a JSON object of ≤ 32 KiB.")
+            referrer = serializers.JSONField(required=False, help_text="Pageviews: `document.referrer`.")
+            title = serializers.JSONField(required=False, help_text="Pageviews: the page title.")
+            name = serializers.JSONField(required=False, help_text="Track items: `app.` + 1–200 of `[A-Za-z0-9_.:-]`.")
+            properties = serializers.JSONField(required=False, help_text="Track items: a JSON object of ≤ 32 KiB.")
 
             class Meta:
                 ref_name = "CollectItem"
 
-        envKey = serializers.CharField(required=False, help_text="The env key, when no header can be set (beacons).")
-        visitorId = serializers.CharField(
+        envKey = serializers.JSONField(required=False, help_text="The env key, when no header can be set (beacons).")
+        visitorId = serializers.JSONField(
             required=False, help_text="`vis_` + 16–64 of `[A-Za-z0-9]`; minted and returned when absent or invalid."
         )
-        sentAt = serializers.DateTimeField(required=False, help_text="When the client sent the batch, on its clock.")
-        context = Context(required=False)
-        events = Item(many=True, help_text="1 to 100 items.")
+        sentAt = serializers.JSONField(
+            required=False, help_text="ISO 8601: when the client sent the batch, on its clock; ignored when invalid."
+        )
+        context = Lenient(Context, summary="The browser; ignored when not an object.", required=False)
+        events = serializers.ListField(child=BatchItem(Item), min_length=1, max_length=100, help_text="1 to 100 items.")
 
         class Meta:
             ref_name = "CollectBatch"
@@ -135,6 +135,9 @@ class CollectApi(CorsMixin, KeyedApi):
     @extend_schema(
         operation_id="analytics_collect",
         summary="Collect browser pageviews and events",
+        description="Browser traffic: pageviews and pre-signup events. The env key comes in the header or, for "
+        "beacons, as `envKey` in the body. Each item is judged on its own: a bad one is listed in `rejected` "
+        "and the others are stored.",
         request={"application/json": InputSerializer, "text/plain": InputSerializer},
         responses={
             202: _COLLECT_ANSWER,

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from ascendkit_site.api import SecretKeyApi
 from ascendkit_site.cors import CorsMixin
 from ascendkit_site.jsonbody import read_batch_items, read_json_object
-from ascendkit_site.openapi import error_responses
+from ascendkit_site.openapi import BatchItem, error_responses
 from identity.auth import authenticate_events_caller
 
 from ..services.business_events import business_events_record
@@ -55,27 +55,30 @@ class EventsApi(CorsMixin, SecretKeyApi):
         """Documents the body; the service validates each item on its own."""
 
         class Item(serializers.Serializer):
-            name = serializers.CharField(help_text="`app.` + 1–200 of `[A-Za-z0-9_.:-]`; `user.*` is reserved.")
-            userId = serializers.CharField(
+            # Untyped in the schema: a bad value rejects its item only (`rejected`), never the batch.
+            name = serializers.JSONField(
+                required=False, help_text="`app.` + 1–200 of `[A-Za-z0-9_.:-]`; `user.*` is reserved."
+            )
+            userId = serializers.JSONField(
                 required=False, help_text="`usr_…`; required for server calls, the token's user for browser calls."
             )
-            properties = serializers.DictField(required=False, help_text="A JSON object of at most 32 KiB.")
-            timestamp = serializers.DateTimeField(required=False, help_text="ISO 8601; defaults to the arrival time.")
-            messageId = serializers.CharField(
+            properties = serializers.JSONField(required=False, help_text="A JSON object of at most 32 KiB.")
+            timestamp = serializers.JSONField(required=False, help_text="ISO 8601; defaults to the arrival time.")
+            messageId = serializers.JSONField(
                 required=False, help_text="1–64 of `[A-Za-z0-9_-]`: the dedupe key within the environment."
             )
-            visitorId = serializers.CharField(required=False, help_text="`vis_…`: links that visitor to the user.")
-            url = serializers.CharField(
+            visitorId = serializers.JSONField(required=False, help_text="`vis_…`: links that visitor to the user.")
+            url = serializers.JSONField(
                 required=False, help_text="The page a browser event happened on; host and path are kept."
             )
 
             class Meta:
                 ref_name = "BusinessEvent"
 
-        sentAt = serializers.DateTimeField(
-            required=False, help_text="When the client sent the batch, on its clock: corrects clock skew."
+        sentAt = serializers.JSONField(
+            required=False, help_text="ISO 8601: when the client sent the batch, on its clock: corrects clock skew."
         )
-        events = Item(many=True, help_text="1 to 100 items.")
+        events = serializers.ListField(child=BatchItem(Item), min_length=1, max_length=100, help_text="1 to 100 items.")
 
         class Meta:
             ref_name = "BusinessEventBatch"
@@ -94,7 +97,7 @@ class EventsApi(CorsMixin, SecretKeyApi):
         description="Server: `Authorization: Bearer sk_…`; every item names its `userId`. Browser: a user's "
         "session token as the bearer plus `X-AscendKit-Env-Key`; items belong to that user. Each stored "
         "event is handed to journeys and webhooks; a `visitorId` links that visitor to the user.",
-        request=InputSerializer,
+        request={"application/json": InputSerializer},
         responses={
             202: OutputSerializer,
             **error_responses(

@@ -138,7 +138,7 @@ class UserTimelineApi(SecretKeyApi):
             OpenApiParameter("cursor", OpenApiTypes.STR, description="`next` of the previous page."),
             OpenApiParameter(
                 "limit",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1, "maximum": TIMELINE_MAX_LIMIT},
                 description=f"Items per page, default {TIMELINE_DEFAULT_LIMIT}, at most {TIMELINE_MAX_LIMIT}.",
             ),
         ],
@@ -170,6 +170,6 @@ class UserTimelineApi(SecretKeyApi):
 def _limit_from(value: str | None) -> int:
     if value is None or value == "":
         return TIMELINE_DEFAULT_LIMIT
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= TIMELINE_MAX_LIMIT:
         raise ApiError("invalid_request", f"`limit` must be a number from 1 to {TIMELINE_MAX_LIMIT}.")
-    return min(int(value), TIMELINE_MAX_LIMIT)
+    return int(value)

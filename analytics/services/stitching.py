@@ -116,6 +116,9 @@ def visitor_restitch_on_commit(*, visitor: Visitor) -> None:
     """
     if visitor.user_id is None:
         return
+    # Marked pending in the same transaction: if the broker cannot take the task,
+    # the periodic sweep still finds the visitor and recomputes the touches.
+    Visitor.objects.filter(pk=visitor.pk).update(stitched_at=None)
     enqueue_on_commit(STITCH_TASK, visitor.id)
 
 

@@ -138,6 +138,7 @@ def test_serve_runs_gunicorn_and_the_periodic_tasks_on_the_embedded_default():
     assert commands.server[commands.server.index("--bind") + 1] == "127.0.0.1:8000"
     assert commands.server[commands.server.index("--workers") + 1] == "2"
     assert commands.server[commands.server.index("--timeout") + 1] == "30"
+    assert commands.server[commands.server.index("--threads") + 1] == "4"
     # No access log: it would record client addresses.
     assert not any(arg.startswith("--access-log") for arg in commands.server)
     assert commands.periodic[0] == sys.executable
@@ -150,6 +151,14 @@ def test_serve_leaves_periodic_tasks_to_celery_beat_when_redis_is_set():
 
     assert commands.periodic is None
     assert "0.0.0.0:9000" in commands.server
+
+
+@pytest.mark.parametrize(
+    "host, loopback", [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False), ("10.0.0.5", False)]
+)
+def test_serve_knows_a_host_beyond_this_machine(host, loopback):
+    # Beyond loopback, serve warns that production belongs behind nginx.
+    assert serve.is_loopback(host) is loopback
 
 
 def test_serve_brackets_an_ipv6_host():

@@ -8,6 +8,7 @@ child writes the queued batches.
 """
 
 import argparse
+import ipaddress
 import signal
 import subprocess
 import sys
@@ -40,7 +41,24 @@ def bind_address(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def build_commands(*, host: str, port: int, workers: int, redis_url: str, collect_queue: bool = False) -> ServeCommands:
+def is_loopback(host: str) -> bool:
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+SLOW_CLIENT_WARNING = (
+    "gunicorn is bound to {host}, beyond this machine: it reads request bodies in its own threads, so slow "
+    "clients can hold them all. In production, bind it to 127.0.0.1 and put nginx in front (deploy/nginx.conf)."
+)
+
+
+def build_commands(
+    *, host: str, port: int, workers: int, redis_url: str, collect_queue: bool = False, threads: int = 4
+) -> ServeCommands:
     """The processes to start; kept apart from starting them so it can be tested."""
     server = [
         sys.executable,
@@ -51,6 +69,9 @@ def build_commands(*, host: str, port: int, workers: int, redis_url: str, collec
         bind_address(host, port),
         "--workers",
         str(workers),
+        # As the README's production runs it: threads, behind nginx.
+        "--threads",
+        str(threads),
         "--timeout",
         "30",
         # No --access-logfile: gunicorn's access log would record every client address.
@@ -79,15 +100,19 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=_port, default=8000)
         parser.add_argument("--workers", type=_workers, default=2)
+        parser.add_argument("--threads", type=_workers, default=4)
 
     def handle(self, *args, **options):
         commands = build_commands(
             host=options["host"],
             port=options["port"],
             workers=options["workers"],
+            threads=options["threads"],
             redis_url=settings.REDIS_URL,
             collect_queue=settings.COLLECT_QUEUE,
         )
+        if not is_loopback(options["host"]):
+            self.stderr.write(SLOW_CLIENT_WARNING.format(host=options["host"]))
         if commands.periodic is None:
             self.stdout.write(
                 "REDIS_URL is set: run `celery -A ascendkit_site worker` and `celery -A ascendkit_site beat` "
