@@ -20,10 +20,10 @@ from celery.signals import task_postrun
 from django.conf import settings as django_settings
 from django.db import connections, transaction
 from django.utils import timezone
-from identity.tests.helpers import PASSWORD, env_headers, secret_headers, signup
 
+from accounts.tests.helpers import PASSWORD, env_headers, secret_headers, signup
 from analytics.models import CollectBatch, Event, OutboxEntry, Pageview, Visitor
-from analytics.services.collect_writer import collect_queue_drain
+from analytics.services.collect import collect_queue_drain
 from analytics.services.stitching import visitor_restitch_on_commit, visitors_pending_stitch
 from analytics.tasks import outbox_dispatch, stitch_pending_visitors
 from analytics.tests.factories import PageviewFactory, SessionFactory, VisitorFactory
