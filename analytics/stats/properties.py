@@ -77,7 +77,7 @@ NONE_LABEL = "(none)"
 
 def property_validate(name: str, *, allowed=BREAKDOWN_PROPERTIES, code: str = "invalid_property", what="property"):
     if name not in allowed:
-        raise ApplicationError(code, f"The {what} property '{name}' is not one of {', '.join(allowed)}.")
+        raise ApplicationError(code, f"The {what} '{name}' is not one of {', '.join(allowed)}.")
     return name
 
 

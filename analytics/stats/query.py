@@ -156,7 +156,7 @@ def filters_parse(text: str) -> tuple[Filter, ...]:
         name = name.strip()
         if not separator or not name:
             raise ApplicationError("invalid_filter", f"The filter '{part}' is not property==value.")
-        property_validate(name, allowed=FILTER_PROPERTIES, code="invalid_property", what="filter")
+        property_validate(name, allowed=FILTER_PROPERTIES, code="invalid_property", what="filter property")
         if len(value) > FILTER_VALUE_MAX:
             raise ApplicationError("invalid_filter", f"The value of the filter on '{name}' is too long.")
         if name in filters:
