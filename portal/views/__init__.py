@@ -1,11 +1,20 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+"""Portal pages: function views, each starting with the access helper."""
 
-from identity.selectors import environments_for_member
+from .dashboard import dashboard
+from .environments import home
+from .reports import conversions, flows, funnels
+from .settings import environment_settings, rotate_secret_key
+from .users import user_approve, user_detail, users
 
-
-@login_required
-def home(request):
-    """The team member's environments; the dashboards build on this page."""
-    context = {"environments": environments_for_member(user=request.user)}
-    return render(request, "portal/home.html", context)
+__all__ = [
+    "conversions",
+    "dashboard",
+    "environment_settings",
+    "flows",
+    "funnels",
+    "home",
+    "rotate_secret_key",
+    "user_approve",
+    "user_detail",
+    "users",
+]
