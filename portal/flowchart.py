@@ -70,6 +70,7 @@ class Chart:
     nodes: list[Node]
     links: list[Link]
     steps: list[int]
+    headings: list[dict]
 
 
 def _node_visitors(node_id, links, dropoffs) -> int:
@@ -129,4 +130,13 @@ def layout(flows: dict) -> Chart | None:
         link.source.out_offset += thickness
         link.target.in_offset += thickness
     ordered = [node for step in steps for node in columns[step]]
-    return Chart(width=WIDTH, height=height, nodes=ordered, links=links, steps=steps)
+    last = len(steps) - 1
+    headings = [
+        {
+            "label": f"Step {step}",
+            "x": round(index * spacing + (NODE_WIDTH if index == last else 0), 1),
+            "anchor": "end" if index == last and index else "start",
+        }
+        for index, step in enumerate(steps)
+    ]
+    return Chart(width=WIDTH, height=height, nodes=ordered, links=links, steps=steps, headings=headings)

@@ -28,6 +28,22 @@
     return data.rows.map(function (row) { return row[metric]; });
   }));
 
+  // Days are labelled by date only, hours by the hour: no "12am" on a daily chart.
+  var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function xAxis() {
+    var day = 86400;
+    return {
+      space: 50,
+      incrs: data.hourly ? [3600, 2 * 3600, 3 * 3600, 6 * 3600] : [day, 2 * day, 7 * day, 14 * day, 28 * day],
+      values: function (u, splits) {
+        return splits.map(function (ts) {
+          var d = new Date(ts * 1000);
+          return data.hourly ? String(d.getUTCHours()).padStart(2, "0") + ":00" : d.getUTCDate() + " " + months[d.getUTCMonth()];
+        });
+      },
+    };
+  }
+
   function size() {
     return { width: Math.max(280, element.clientWidth), height: element.clientWidth < 600 ? 200 : 260 };
   }
@@ -35,7 +51,7 @@
     tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "UTC"); },
     series: series,
     scales: { y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
-    axes: [{}, { size: 50 }],
+    axes: [xAxis(), { size: 50 }],
     legend: { live: true },
   });
   element.classList.add("drawn");
