@@ -53,6 +53,8 @@ def _channels(query: StatsQuery) -> list[dict]:
     rows = []
     for (channel, source, campaign), group in groups.items():
         signups = group["signups"]
+        # A user with no visitor (signed up from a server) has no first touch to measure from.
+        timed = [signup for signup in signups if signup is not None]
         rows.append(
             {
                 "channel": shown_value(channel),
@@ -61,21 +63,27 @@ def _channels(query: StatsQuery) -> list[dict]:
                 "visitors": group["visitors"],
                 "signups": len(signups),
                 "conversion_rate": rate(len(signups), group["visitors"]),
-                "median_time_to_signup": mean_seconds(median(s[0] for s in signups), 1) if signups else None,
-                "median_sessions_to_signup": _median_number([s[1] for s in signups]) if signups else None,
+                "median_time_to_signup": _median_seconds([seconds for seconds, _ in timed]),
+                "median_sessions_to_signup": _median_number([sessions for _, sessions in timed]),
             }
         )
     rows.sort(key=lambda row: (-row["visitors"], -row["signups"], row["channel"], row["source"], row["campaign"]))
     return rows
 
 
+def _median_seconds(values: list[float]) -> int | None:
+    return mean_seconds(median(values), 1) if values else None
+
+
 def _median_number(values: list[int]):
+    if not values:
+        return None
     middle = median(values)
     return int(middle) if float(middle).is_integer() else float(middle)
 
 
 def _signups(query: StatsQuery):
-    """Per user created in the period: its first-touch key, (seconds to signup, sessions to signup)."""
+    """Per user created in the period: its first-touch key and (seconds, sessions) to signup, or None."""
     sessions_before = (
         Session.objects.filter(
             environment=query.environment, user_id=OuterRef("pk"), started_at__lte=OuterRef("created_at")
@@ -93,10 +101,12 @@ def _signups(query: StatsQuery):
         sessions_before=Coalesce(Subquery(sessions_before), Value(0)),
     )
     for user in users.values("channel", "source", "campaign", "touched_at", "created_at", "sessions_before"):
-        touched_at = user["touched_at"] or user["created_at"]
-        seconds = max(0.0, (user["created_at"] - touched_at).total_seconds())
         key = (user["channel"], user["source"], user["campaign"])
-        yield key, (seconds, user["sessions_before"])
+        if user["touched_at"] is None:
+            yield key, None
+        else:
+            seconds = max(0.0, (user["created_at"] - user["touched_at"]).total_seconds())
+            yield key, (seconds, user["sessions_before"])
 
 
 def _paths(query: StatsQuery) -> list[dict]:

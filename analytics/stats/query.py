@@ -8,7 +8,7 @@ answer from one place. Every bad value raises an ApplicationError that names it.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
@@ -54,12 +54,13 @@ class StatsQuery:
 
     @property
     def start(self) -> datetime:
-        return datetime.combine(self.date_from, time.min, tzinfo=self.zone)
+        # In UTC: arithmetic between two local times of one zone would ignore a DST change.
+        return datetime.combine(self.date_from, time.min, tzinfo=self.zone).astimezone(UTC)
 
     @property
     def end(self) -> datetime:
         # Midnight of the day after: half-open, and right across DST changes.
-        return datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=self.zone)
+        return datetime.combine(self.date_to + timedelta(days=1), time.min, tzinfo=self.zone).astimezone(UTC)
 
     @property
     def days(self) -> int:
