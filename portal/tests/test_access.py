@@ -67,3 +67,25 @@ def test_unknown_slugs_are_not_found(personas):
     owner = personas.client_for(personas.owner)
     assert owner.get("/portal/acme/web/staging/").status_code == 404
     assert owner.get("/portal/nobody/web/production/").status_code == 404
+
+
+STATS_REPORTS = [
+    "aggregate",
+    "timeseries",
+    "breakdown?property=page",
+    "conversion-paths",
+    "page-flows",
+    "funnel?steps=/,/pricing",
+]
+
+
+def test_an_outsider_logged_in_to_the_portal_gets_404_from_the_stats_api_of_another_organization(personas, traffic):
+    acme = "acme/web/production"
+    owner, outsider = personas.client_for(personas.owner), personas.client_for(personas.outsider)
+    for report in STATS_REPORTS:
+        separator = "&" if "?" in report else "?"
+        url = f"/v1/stats/{report}{separator}environment={acme}"
+        assert owner.get(url).status_code == 200, url
+        answer = outsider.get(url)
+        assert answer.status_code == 404, url
+        assert answer.json()["error"]["code"] == "not_found"
