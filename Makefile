@@ -18,6 +18,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_demo --base-url http://$(HOST):$(PORT)
+	$(PY) manage.py generate_traffic --environment demo/website/development --visitors 250 --days 30 --if-empty
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: install

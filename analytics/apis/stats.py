@@ -13,6 +13,7 @@ from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 
 from ascendkit_site.api import KeyedApi
@@ -70,7 +71,7 @@ def stats_environment(request) -> Environment:
     """The environment the caller may read: by secret key, else by portal login and `environment`."""
     if bearer_token(request) is not None:
         return authenticate_secret_key(request)
-    member = getattr(request._request, "user", None)
+    member = request.user
     if member is None or not member.is_authenticated:
         raise ApiError(
             "missing_key",
@@ -137,6 +138,8 @@ def _metrics_object(name: str, metrics, *, key: str | None = None, many: bool = 
 class StatsApi(KeyedApi):
     schema = StatsAuthSchema()
     auth_schemes = ("secretKey",)
+    # The portal login; the API is read-only, and DRF checks CSRF on unsafe methods anyway.
+    authentication_classes = [SessionAuthentication]
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -87,8 +87,9 @@ def signups_record(*, environment: Environment, visitors: list[PlannedVisitor]) 
             user = _signup(environment, visitor)
             if user is not None:
                 signed_up.append((visitor, user))
-    if not current_app.conf.task_always_eager:
-        # With a real broker the stitches wait for a worker; demo data should be whole now.
+    if not current_app.conf.task_always_eager or transaction.get_connection().in_atomic_block:
+        # With a real broker the stitches wait for a worker, and inside a caller's
+        # transaction they wait for its commit; demo data should be whole now.
         for visitor, _ in signed_up:
             row = Visitor.objects.get(environment=environment, public_id=visitor.public_id)
             visitor_stitch(visitor_id=row.pk)

@@ -11,6 +11,9 @@ A drop-off is the sessions that left the site at a node.
 
 from collections import Counter
 
+from django.db import connection
+from django.db.models import F
+
 from ascendkit_site.errors import ApplicationError
 
 from .query import StatsQuery
@@ -28,64 +31,95 @@ def page_flows(*, query: StatsQuery, from_page: str | None = None, steps: int = 
         raise ApplicationError("invalid_steps", f"Page flows follow 2 to {MAX_STEPS} steps, not '{steps}'.")
     if from_page is not None and not from_page.startswith("/"):
         raise ApplicationError("invalid_page", f"The page '{from_page}' is not a path starting with /.")
-    paths = [_flow_of(pages, from_page, steps) for pages in _session_pages(query)]
-    return flows_from_paths([path for path in paths if path], steps=steps, limit=query.limit)
+    return flows_from_paths(_flow_counts(query, from_page), steps=steps, limit=query.limit)
 
 
-def _session_pages(query: StatsQuery):
-    """Each matching session's pages in time order, reloads collapsed."""
-    rows = pageviews_in(query, whole_sessions=True).order_by("session_id", "timestamp", "pk")
-    current, pages = None, []
-    for session_id, path in rows.values_list("session_id", "path").iterator(chunk_size=5000):
-        if session_id != current:
-            if pages:
-                yield pages
-            current, pages = session_id, []
-        if not pages or pages[-1] != path:
-            pages.append(path)
-    if pages:
-        yield pages
+# The database does the walking (PostHog's paths query): number each session's pages
+# in time order after dropping a page that repeats the one before it, find where the
+# flow starts (the entry, or the first view of the chosen page), and count the
+# sessions per sequence of the next pages. Only the distinct sequences come back.
+FLOW_SEQUENCES_SQL = """
+WITH viewed AS (
+    SELECT matching.session_id, matching.path, matching.viewed_at, matching.id,
+           LAG(matching.path) OVER (
+               PARTITION BY matching.session_id ORDER BY matching.viewed_at, matching.id
+           ) AS previous_path
+    FROM ({matching}) AS matching
+),
+pages AS (
+    SELECT session_id, path,
+           ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY viewed_at, id) AS position
+    FROM viewed
+    WHERE previous_path IS NULL OR previous_path <> path
+),
+started AS (
+    SELECT session_id, path, position,
+           CASE WHEN %s = 0 THEN 1
+                ELSE MIN(CASE WHEN path = %s THEN position END) OVER (PARTITION BY session_id)
+           END AS first_position
+    FROM pages
+),
+flows AS (
+    SELECT session_id,
+           MAX(CASE WHEN position = first_position THEN path END) AS page_1,
+           MAX(CASE WHEN position = first_position + 1 THEN path END) AS page_2,
+           MAX(CASE WHEN position = first_position + 2 THEN path END) AS page_3,
+           MAX(CASE WHEN position = first_position + 3 THEN path END) AS page_4,
+           MAX(CASE WHEN position = first_position + 4 THEN path END) AS page_5,
+           MAX(CASE WHEN position = first_position + 5 THEN path END) AS page_6
+    FROM started
+    WHERE position BETWEEN first_position AND first_position + 5
+    GROUP BY session_id
+)
+SELECT page_1, page_2, page_3, page_4, page_5, page_6, COUNT(*) FROM flows
+GROUP BY page_1, page_2, page_3, page_4, page_5, page_6
+"""
 
 
-def _flow_of(pages: list[str], from_page: str | None, steps: int) -> list[str]:
-    if from_page is None:
-        return pages[: steps + 1]
-    try:
-        start = pages.index(from_page)
-    except ValueError:
-        return []
-    return pages[start : start + steps + 1]
+def _flow_counts(query: StatsQuery, from_page: str | None) -> list[tuple[list[str], int]]:
+    """(the flow's pages, how many sessions took it), one entry per distinct sequence."""
+    matching = pageviews_in(query, whole_sessions=True).values("session_id", "path", "id", viewed_at=F("timestamp"))
+    matching_sql, matching_params = matching.query.sql_with_params()
+    starting = 0 if from_page is None else 1
+    sql = FLOW_SEQUENCES_SQL.replace("{matching}", matching_sql)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*matching_params, starting, from_page or ""])
+        rows = cursor.fetchall()
+    counted = []
+    for row in rows:
+        pages = [page for page in row[:-1] if page is not None]
+        counted.append((pages, row[-1]))
+    return counted
 
 
-def flows_from_paths(paths: list[list[str]], *, steps: int, limit: int) -> dict:
-    """Nodes, links and drop-offs from each session's first `steps` pages (+1 to see who left)."""
+def flows_from_paths(paths: list[tuple[list[str], int]], *, steps: int, limit: int) -> dict:
+    """Nodes, links and drop-offs from (pages, sessions) pairs: up to `steps` pages, +1 to see who left."""
     kept: list[set[str]] = []
     for step in range(steps):
-        counts = Counter(path[step] for path in paths if len(path) > step)
+        counts = Counter()
+        for pages, sessions in paths:
+            if len(pages) > step:
+                counts[pages[step]] += sessions
         top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
         kept.append({page for page, _ in top})
 
     def node(step: int, page: str) -> str:
         return f"{step + 1}:{page if page in kept[step] else OTHER}"
 
-    nodes, links, dropoffs = {}, Counter(), Counter()
-    for path in paths:
-        for step in range(min(steps, len(path))):
-            here = node(step, path[step])
-            nodes.setdefault(here, (step + 1, here.split(":", 1)[1]))
-            if step + 1 < steps and len(path) > step + 1:
-                links[(here, node(step + 1, path[step + 1]))] += 1
-            elif len(path) == step + 1:
-                dropoffs[here] += 1
-    node_weight = Counter()
-    for path in paths:
-        for step in range(min(steps, len(path))):
-            node_weight[node(step, path[step])] += 1
+    weights, links, dropoffs = Counter(), Counter(), Counter()
+    for pages, sessions in paths:
+        for step in range(min(steps, len(pages))):
+            here = node(step, pages[step])
+            weights[here] += sessions
+            if step + 1 < steps and len(pages) > step + 1:
+                links[(here, node(step + 1, pages[step + 1]))] += sessions
+            elif len(pages) == step + 1:
+                dropoffs[here] += sessions
     return {
         "nodes": [
-            {"id": node_id, "step": step, "page": page}
-            for node_id, (step, page) in sorted(
-                nodes.items(), key=lambda item: (item[1][0], -node_weight[item[0]], item[1][1])
+            {"id": node_id, "step": int(node_id.split(":", 1)[0]), "page": node_id.split(":", 1)[1]}
+            for node_id in sorted(
+                weights, key=lambda node_id: (int(node_id.split(":", 1)[0]), -weights[node_id], node_id)
             )
         ],
         "links": [
