@@ -11,11 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 from django.db.models.functions import TruncDate, TruncHour
 
+from .memory import with_report_memory
 from .metrics import TOTAL, Grouping, metric_sums, metrics_finish
 from .properties import ALL_METRICS, RATE_METRICS, metrics_validate
 from .query import StatsQuery
 
 
+@with_report_memory
 def stats_aggregate(*, query: StatsQuery, metrics=ALL_METRICS, compare: bool = False) -> dict:
     """{"visitors": 4, …} over the period; with `compare`, each metric against the previous period.
 
@@ -52,6 +54,7 @@ def metric_change(metric: str, previous, current):
     return int(round((current - previous) * 100 / previous))
 
 
+@with_report_memory
 def stats_timeseries(*, query: StatsQuery, metrics=ALL_METRICS) -> list[dict]:
     """[{"date": "2026-11-29", …}] per day, or per hour ("2026-11-29T13:00:00+01:00") for one day."""
     metrics = metrics_validate(metrics)

@@ -9,6 +9,7 @@ value ascending, so equal rows always come in one order.
 
 from django.db.models import Count, F, Q
 
+from .memory import with_report_memory
 from .metrics import Grouping, metric_sums, metrics_finish
 from .properties import (
     EVENT,
@@ -26,6 +27,7 @@ from .scope import events_in, pageviews_in, signups_in
 DEFAULT_BREAKDOWN_METRICS = ("visitors",)
 
 
+@with_report_memory
 def stats_breakdown(
     *, query: StatsQuery, property: str, metrics=DEFAULT_BREAKDOWN_METRICS, limit: int | None = None
 ) -> list[dict]:

@@ -17,6 +17,7 @@ from django.db.models import Count, F, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from ..models import Attribution, Pageview, Session
+from .memory import with_report_memory
 from .metrics import mean_seconds, rate
 from .properties import shown_value
 from .query import StatsQuery
@@ -28,6 +29,7 @@ PATH_PAGES_MAX = 5
 TOUCH_KEYS = ("channel", "source", "campaign")
 
 
+@with_report_memory
 def conversion_paths(*, query: StatsQuery, limit: int | None = None) -> dict:
     """{"channels": [...], "paths": [{"steps": [...], "users": n}]}."""
     limit = limit or query.limit

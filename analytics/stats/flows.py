@@ -16,6 +16,7 @@ from django.db.models import F
 
 from ascendkit_site.errors import ApplicationError
 
+from .memory import with_report_memory
 from .query import StatsQuery
 from .scope import pageviews_in
 
@@ -24,6 +25,7 @@ MAX_STEPS = 5
 OTHER = "(other)"
 
 
+@with_report_memory
 def page_flows(*, query: StatsQuery, from_page: str | None = None, steps: int = DEFAULT_STEPS) -> dict:
     """{"nodes": [{"id", "step", "page"}], "links": [{"source", "target", "visitors"}],
     "dropoffs": [{"node", "visitors"}]}."""

@@ -15,6 +15,7 @@ from django.db.models import Q
 from ascendkit_site.errors import ApplicationError
 
 from ..models import Event, Pageview
+from .memory import with_report_memory
 from .metrics import rate
 from .query import StatsQuery
 from .scope import session_conditions
@@ -66,6 +67,7 @@ def funnel_window_parse(text: str | None) -> int:
     return int(text)
 
 
+@with_report_memory
 def funnel(*, query: StatsQuery, steps, window_hours: int = DEFAULT_WINDOW_HOURS) -> dict:
     """{"steps": [{"step", "visitors", "conversion_rate", "drop_off"}]}, step 1 first."""
     parsed = funnel_steps_parse(steps)
@@ -87,13 +89,32 @@ def funnel(*, query: StatsQuery, steps, window_hours: int = DEFAULT_WINDOW_HOURS
 
 
 def _reached_counts(query: StatsQuery, steps: list[FunnelStep], window: timedelta) -> list[int]:
-    """Visitors that reached at least each step."""
-    counts = [0] * len(steps)
-    for _, matches in _visitor_matches(query, steps):
+    """Visitors that reached at least each step.
+
+    Everyone with a first step reached it, which the database counts; only visitors
+    who also did the second step can go further, so only their items are walked.
+    """
+    first, second = _step_items(query, steps[0]), _step_items(query, steps[1])
+    counts = [first.values("visitor_id").distinct().count()] + [0] * (len(steps) - 1)
+    candidates = Q(visitor_id__in=first.values("visitor_id")) & Q(visitor_id__in=second.values("visitor_id"))
+    for _, matches in _visitor_matches(query, steps, candidates):
         depth = _deepest_step(matches, len(steps), window)
-        for index in range(depth):
+        for index in range(1, depth):
             counts[index] += 1
     return counts
+
+
+def _step_items(query: StatsQuery, step: FunnelStep):
+    """The pageviews or events of one step inside the period (and the filters)."""
+    if step.path:
+        return Pageview.objects.filter(_in_period(query), path=step.path)
+    return Event.objects.filter(_in_period(query), name=step.event, visitor__isnull=False)
+
+
+def _in_period(query: StatsQuery) -> Q:
+    # Every filter, `page` and `event` included, keeps whole sessions here.
+    matching = session_conditions(query, "session__") if query.filters else Q()
+    return Q(matching, environment=query.environment, timestamp__gte=query.start, timestamp__lt=query.end)
 
 
 def _deepest_step(matches, step_count: int, window: timedelta) -> int:
@@ -117,22 +138,19 @@ def _deepest_step(matches, step_count: int, window: timedelta) -> int:
     return max((index + 1 for index, start in enumerate(latest_start) if start is not None), default=0)
 
 
-def _visitor_matches(query: StatsQuery, steps: list[FunnelStep]):
-    """Per visitor, in time order, the items that match a step: (time, step indexes)."""
-    in_period = Q(environment=query.environment, timestamp__gte=query.start, timestamp__lt=query.end)
-    # Every filter, `page` and `event` included, keeps whole sessions here.
-    matching = session_conditions(query, "session__") if query.filters else Q()
+def _visitor_matches(query: StatsQuery, steps: list[FunnelStep], candidates: Q):
+    """Per candidate visitor, in time order, the items that match a step: (time, step indexes)."""
     paths = {step.path for step in steps if step.path}
     names = {step.event for step in steps if step.event}
     rows = []
     if paths:
-        pageviews = Pageview.objects.filter(in_period, matching, path__in=paths)
+        pageviews = Pageview.objects.filter(_in_period(query), candidates, path__in=paths)
         rows += [
             (visitor, at, 0, pk, path, "")
             for visitor, at, pk, path in pageviews.values_list("visitor_id", "timestamp", "pk", "path")
         ]
     if names:
-        events = Event.objects.filter(in_period, matching, name__in=names, visitor__isnull=False)
+        events = Event.objects.filter(_in_period(query), candidates, name__in=names, visitor__isnull=False)
         rows += [
             (visitor, at, 1, pk, "", name)
             for visitor, at, pk, name in events.values_list("visitor_id", "timestamp", "pk", "name")
