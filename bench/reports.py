@@ -104,7 +104,7 @@ def reports(environment: Environment) -> dict:
 def http_reports(environment: Environment) -> dict:
     organization = environment.project.organization
     membership = member_add(organization_name=organization.name, email="bench@example.com", role=Membership.Role.VIEWER)
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1")  # a host the default ALLOWED_HOSTS serve
     client.force_login(membership.user)
     slugs = f"{organization.slug}/{environment.project.slug}/{environment.slug}"
     common = f"period=30d&environment={slugs}"
