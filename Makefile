@@ -18,6 +18,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt sdk/python/pyproject.t
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_demo --base-url http://$(HOST):$(PORT)
+	$(PY) manage.py generate_traffic --environment demo/website/development --visitors 250 --days 30 --if-empty
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: install
@@ -28,6 +29,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# The benchmark reaches gunicorn over plain HTTP on loopback: no HTTPS redirect there.
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
 

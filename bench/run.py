@@ -102,7 +102,13 @@ class Bench:
 
     def django_env(self, db_name: str, **extra: str) -> dict[str, str]:
         """Production-like settings, all set (even empty) so that a developer's `.env` cannot choose them."""
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="ascendkit_site.settings", DEBUG="false", LOG_LEVEL="WARNING")
+        env = dict(
+            os.environ,
+            DJANGO_SETTINGS_MODULE="ascendkit_site.settings",
+            DEBUG="false",
+            SECURE_SSL_REDIRECT="false",
+            LOG_LEVEL="WARNING",
+        )
         env.update(DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}", ALLOWED_HOSTS="127.0.0.1")
         env.update(SECRET_KEY="bench-secret-key-not-for-production-0123456789", TRUSTED_PROXY_COUNT="1")
         return {**env, "REDIS_URL": "", "COLLECT_QUEUE": "false", "PGAPPNAME": "bench", **extra}

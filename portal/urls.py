@@ -1,12 +1,25 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 app_name = "portal"
 
+environment_pages = [
+    path("", views.dashboard, name="dashboard"),
+    path("conversions/", views.conversions, name="conversions"),
+    path("flows/", views.flows, name="flows"),
+    path("funnels/", views.funnels, name="funnels"),
+    path("users/", views.users, name="users"),
+    path("users/<str:user_id>/", views.user_detail, name="user_detail"),
+    path("users/<str:user_id>/approve/", views.user_approve, name="user_approve"),
+    path("settings/", views.environment_settings, name="settings"),
+    path("settings/rotate-secret-key/", views.rotate_secret_key, name="rotate_secret_key"),
+]
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="portal/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("<slug:org>/<slug:project>/<slug:environment>/", include(environment_pages)),
 ]

@@ -87,6 +87,7 @@ class Stack:
         return {
             **os.environ,
             "DEBUG": "false",
+            "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback
             "SECRET_KEY": "reliability-run-signing-key-not-for-production",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": self.database_url,

@@ -1,0 +1,140 @@
+"""The only place demo traffic touches ingestion: the same services real traffic goes through.
+
+Browser items go through the collect writer, many batches per transaction (the
+queued mode's set-based path); signups through the end-user signup service;
+business events through the events service; stitching through its service.
+Keeping these calls here means a move of any of them changes this file alone.
+"""
+
+import secrets
+from datetime import datetime
+
+from celery import current_app
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.test import override_settings
+
+from accounts.services import user_signup
+from analytics.enrichment.geo import Place
+from analytics.enrichment.sources import parse_page_url, traffic_from
+from analytics.enrichment.useragent import device_from_user_agent
+from analytics.items import BrowserBatch, BrowserItem, Client
+from analytics.models import Attribution, Event, Visitor
+from analytics.services.business_events import business_events_record
+from analytics.services.collect_writer import browser_batches_write
+from analytics.services.stitching import visitor_stitch
+from ascendkit_site.errors import ApplicationError
+from identity.models import EndUser, Environment
+
+from .model import PlannedVisitor
+
+# Demo users get random passwords nobody is told and are then made unable to log
+# in, so a slow hash would protect nothing and cost ~0.3 s a signup.
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def browser_traffic_write(*, environment: Environment, visitors: list[PlannedVisitor], seed: int) -> None:
+    """Write the visitors' pageviews and browser events, one batch per session, in one transaction."""
+    batches = []
+    for visitor in visitors:
+        country, region, city = visitor.place
+        client = Client(
+            device=device_from_user_agent(visitor.user_agent),
+            place=Place(country=country, region=region, city=city),
+            screen_width=visitor.screen[0],
+            screen_height=visitor.screen[1],
+            locale=visitor.locale,
+            time_zone=visitor.time_zone,
+        )
+        for number, session in enumerate(visitor.sessions):
+            items = [
+                _browser_item(item, index, f"g{seed}v{visitor.index}s{number}i{index}")
+                for index, item in enumerate(session)
+            ]
+            batches.append(
+                BrowserBatch(environment=environment, visitor_public_id=visitor.public_id, items=items, client=client)
+            )
+    browser_batches_write(batches=batches)
+
+
+def _browser_item(item, index: int, message_id: str) -> BrowserItem:
+    page = parse_page_url(item.url)
+    return BrowserItem(
+        index=index,
+        message_id=message_id,
+        at=item.at,
+        page=page,
+        # Enriched as collect enriches a pageview: its source and channel.
+        traffic=None if item.name else traffic_from(page, item.referrer or None),
+        referrer=item.referrer or "",
+        title=item.title,
+        name=item.name,
+        properties=item.properties,
+    )
+
+
+def signups_record(*, environment: Environment, visitors: list[PlannedVisitor]) -> list[tuple]:
+    """Sign the visitors up as the signup endpoint does, at their planned times.
+
+    Answers (visitor, user) pairs; a visitor whose email is taken (a second run
+    with the same seed) is skipped. The signup service stamps the present; demo
+    history is in the past, so each user's creation, built-in events and signup
+    marker are moved to the planned moment in the same transaction, before the
+    stitch (queued on commit) reads them. One transaction for the lot, so the
+    queued stitches and outbox dispatches run once it commits.
+    """
+    signed_up = []
+    with override_settings(PASSWORD_HASHERS=FAST_HASHERS), transaction.atomic():
+        for visitor in visitors:
+            user = _signup(environment, visitor)
+            if user is not None:
+                signed_up.append((visitor, user))
+    if not current_app.conf.task_always_eager or transaction.get_connection().in_atomic_block:
+        # With a real broker the stitches wait for a worker, and inside a caller's
+        # transaction they wait for its commit; demo data should be whole now.
+        for visitor, _ in signed_up:
+            row = Visitor.objects.get(environment=environment, public_id=visitor.public_id)
+            visitor_stitch(visitor_id=row.pk)
+    return signed_up
+
+
+def _signup(environment: Environment, visitor: PlannedVisitor) -> EndUser | None:
+    signup = visitor.signup
+    try:
+        with transaction.atomic():
+            user, _ = user_signup(
+                environment=environment,
+                email=signup.email,
+                password=secrets.token_urlsafe(18),
+                name=signup.name,
+                visitor_id=visitor.public_id,
+            )
+            _backdate_signup(user, signup.at)
+    except ApplicationError as error:
+        if error.code == "email_taken":
+            return None
+        raise
+    return user
+
+
+def _backdate_signup(user: EndUser, at: datetime) -> None:
+    EndUser.objects.filter(pk=user.pk).update(created_at=at, password=make_password(None))
+    Event.objects.filter(environment_id=user.environment_id, user=user, name__startswith="user.").update(timestamp=at)
+    Attribution.objects.filter(user=user, kind=Attribution.Kind.SIGNUP_TOUCH).update(at=at)
+    user.created_at = at
+
+
+def business_events_write(*, environment: Environment, events: list[dict], received_at: datetime) -> int:
+    """Server events of users, as `POST /v1/events` with the secret key stores them."""
+    stored = 0
+    for start in range(0, len(events), 100):  # the endpoint's batch limit
+        with transaction.atomic():
+            result = business_events_record(
+                environment=environment,
+                token_user=None,
+                raw_items=events[start : start + 100],
+                sent_at=None,
+                received_at=received_at,
+            )
+        stored += result.accepted
+    return stored
