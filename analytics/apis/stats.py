@@ -23,6 +23,7 @@ from identity.auth import authenticate_secret_key, bearer_token
 from identity.models import Environment
 from identity.selectors import environments_for_member
 
+from ..services.collect import collect_queue_flush
 from ..stats import (
     ALL_METRICS,
     BREAKDOWN_PROPERTIES,
@@ -152,7 +153,10 @@ class StatsApi(KeyedApi):
 
     def stats_query(self, request):
         environment = stats_environment(request)
-        return stats_query_parse(environment=environment, params=request.query_params)
+        query = stats_query_parse(environment=environment, params=request.query_params)
+        # What was accepted shows in the report, even when it is still queued.
+        collect_queue_flush(environment=environment)
+        return query
 
 
 class StatsAggregateApi(StatsApi):

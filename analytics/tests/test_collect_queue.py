@@ -206,3 +206,15 @@ def test_the_writer_thread_stores_what_requests_queue(api, tenant, settings):
 
     assert Pageview.objects.count() == 5 and Event.objects.count() == 5
     assert CollectBatch.objects.count() == 0
+
+
+def test_a_stats_report_writes_the_environments_queued_batches_first(api, tenant, settings):
+    settings.COLLECT_QUEUE = True
+    send(api, tenant, batch([pageview("https://example.com/queued")], visitor_id=VISITOR_A))
+    assert CollectBatch.objects.count() == 1
+
+    headers = {"Authorization": f"Bearer {tenant.secret_key}"}
+    totals = api.get("/v1/stats/aggregate?period=day&metrics=pageviews,visitors", headers=headers).json()
+
+    assert totals["results"] == {"pageviews": 1, "visitors": 1}
+    assert CollectBatch.objects.count() == 0

@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from analytics.services.collect import collect_queue_flush
 from analytics.stats import (
     live_visitors,
     stats_aggregate,
@@ -70,6 +71,7 @@ def dashboard(request, org, project, environment):
     state = {**params, **{key: request.GET[key] for key in TAB_PARAMS if request.GET.get(key)}}
     try:
         query = stats_query_parse(environment=access.environment, params=params)
+        collect_queue_flush(environment=access.environment)  # accepted traffic shows, even if still queued
         aggregate = stats_aggregate(query=query, metrics=KPI_METRICS, compare=True)
         series = stats_timeseries(query=query, metrics=CHART_METRICS)
         total_visitors = aggregate["visitors"]["value"]

@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from analytics.services.collect import collect_queue_flush
 from analytics.stats import (
     conversion_paths,
     funnel,
@@ -26,7 +27,9 @@ SUGGESTIONS = 30
 
 def _query(request, access):
     params = report_params(request.GET)
-    return params, stats_query_parse(environment=access.environment, params=params)
+    query = stats_query_parse(environment=access.environment, params=params)
+    collect_queue_flush(environment=access.environment)  # accepted traffic shows, even if still queued
+    return params, query
 
 
 def _suggestions(query, property_name: str, metric: str) -> list[str]:
