@@ -3,6 +3,7 @@ from django.shortcuts import render
 
 from analytics.services.collect import collect_queue_flush
 from analytics.stats import (
+    ALL_METRICS,
     live_visitors,
     stats_aggregate,
     stats_breakdown,
@@ -16,16 +17,8 @@ from ..presenters import BreakdownCard, breakdown_rows, kpis
 from ..querystring import filter_removed, filters_split, report_params, with_params
 from .common import page_context, report_error
 
-KPI_METRICS = (
-    "visitors",
-    "sessions",
-    "pageviews",
-    "views_per_session",
-    "bounce_rate",
-    "visit_duration",
-    "signups",
-    "conversion_rate",
-)
+# Every metric but the count of custom events, which has its own card.
+KPI_METRICS = tuple(metric for metric in ALL_METRICS if metric != "events")
 CHART_METRICS = ("visitors", "pageviews")
 ROWS_PER_CARD = 10
 
