@@ -252,7 +252,7 @@ class UserApproveApi(IdentityApi):
 
 class IdentifyApi(SecretKeyApi):
     class InputSerializer(serializers.Serializer):
-        userId = serializers.RegexField(ids.USER_ID_RE.pattern, help_text="`usr_…`")
+        userId = serializers.RegexField(rf"^{ids.USER_ID_RE.pattern}$", help_text="`usr_…`")
         # Checked by the service, so that a missing or malformed one is `invalid_visitor_id`.
         visitorId = VisitorIdText(
             help_text="`vis_` + 16–64 of `[A-Za-z0-9]`.",

@@ -11,7 +11,7 @@ parses the query with the same parser the portal uses and calls one selector.
 from django.conf import settings
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
@@ -42,6 +42,7 @@ from ..stats import (
 )
 from ..stats.breakdown import DEFAULT_BREAKDOWN_METRICS
 from ..stats.flows import DEFAULT_STEPS, MAX_STEPS
+from ..stats.funnels import MAX_WINDOW_HOURS
 
 QUERY_STRING_MAX = 8 * 1024
 PORTAL_SESSION_SCHEME = {
@@ -97,9 +98,16 @@ def stats_environment(request) -> Environment:
     return environment
 
 
+def _or_empty(schema: dict) -> dict:
+    """A parameter's schema, or the empty string: an empty parameter means its default."""
+    return {"oneOf": [schema, {"type": "string", "maxLength": 0}]}
+
+
 COMMON_PARAMETERS = [
     OpenApiParameter(
-        "period", OpenApiTypes.STR, enum=list(PERIODS), description="Default `30d`; presets end today, included."
+        "period",
+        {"type": "string", "enum": [*PERIODS, ""]},
+        description="Default (absent or empty) `30d`; presets end today, included.",
     ),
     OpenApiParameter("date", OpenApiTypes.STR, description="For `period=custom`: `YYYY-MM-DD,YYYY-MM-DD`, inclusive."),
     OpenApiParameter(
@@ -114,7 +122,9 @@ COMMON_PARAMETERS = [
         description="With a portal login only: `<organization>/<project>/<environment>` slugs.",
     ),
 ]
-LIMIT_PARAMETER = OpenApiParameter("limit", OpenApiTypes.INT, description="Rows, 1 to 1000; default 10.")
+LIMIT_PARAMETER = OpenApiParameter(
+    "limit", _or_empty({"type": "integer", "minimum": 1, "maximum": 1000}), description="Rows, 1 to 1000; default 10."
+)
 METRICS_DESCRIPTION = f"Comma-separated, of {', '.join(ALL_METRICS)}."
 STATS_ERRORS = error_responses(
     {
@@ -129,10 +139,37 @@ STATS_ERRORS = error_responses(
 )
 
 
-def _metrics_object(name: str, metrics, *, key: str | None = None, many: bool = False) -> serializers.Serializer:
-    fields = {metric: serializers.FloatField() for metric in metrics}
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "number"},
+            {
+                "type": "object",
+                "description": "With `compare=previous_period`.",
+                "properties": {
+                    "value": {"type": "number"},
+                    "previous": {"type": "number"},
+                    "change": {"type": "number", "nullable": True},
+                },
+                "required": ["value", "previous", "change"],
+            },
+        ]
+    }
+)
+class ComparableMetric(serializers.FloatField):
+    """A metric's value; with a comparison, its value, previous value and change."""
+
+
+def _metrics_object(
+    name: str, metrics, *, key: str | None = None, many: bool = False, comparable: bool = False
+) -> serializers.Serializer:
+    # Only the metrics asked for are answered: each is optional in the schema.
+    field = ComparableMetric if comparable else serializers.FloatField
+    fields = {metric: field(required=False) for metric in metrics}
     if key:
-        fields = {key: serializers.CharField(), **fields}
+        # A breakdown row's key is named after its property (`channel`, `page`, …): the
+        # schema cannot name it, so it lists the placeholder as optional.
+        fields = {key: serializers.CharField(required=not key.startswith("<")), **fields}
     return inline_serializer(name, fields, many=many)
 
 
@@ -169,10 +206,12 @@ class StatsAggregateApi(StatsApi):
         parameters=[
             *COMMON_PARAMETERS,
             OpenApiParameter("metrics", OpenApiTypes.STR, description=f"{METRICS_DESCRIPTION} Default: all."),
-            OpenApiParameter("compare", OpenApiTypes.STR, enum=["previous_period"]),
+            OpenApiParameter("compare", {"type": "string", "enum": ["previous_period", ""]}),
         ],
         responses={
-            200: inline_serializer("StatsAggregate", {"results": _metrics_object("StatsTotals", ALL_METRICS)}),
+            200: inline_serializer(
+                "StatsAggregate", {"results": _metrics_object("StatsTotals", ALL_METRICS, comparable=True)}
+            ),
             **STATS_ERRORS,
         },
         tags=["stats"],
@@ -296,7 +335,11 @@ class StatsPageFlowsApi(StatsApi):
         parameters=[
             *COMMON_PARAMETERS,
             OpenApiParameter("from", OpenApiTypes.STR, description="A page path; default: the entry pages."),
-            OpenApiParameter("steps", OpenApiTypes.INT, description=f"2 to {MAX_STEPS}; default {DEFAULT_STEPS}."),
+            OpenApiParameter(
+                "steps",
+                _or_empty({"type": "integer", "minimum": 2, "maximum": MAX_STEPS}),
+                description=f"2 to {MAX_STEPS}; default {DEFAULT_STEPS}.",
+            ),
             LIMIT_PARAMETER,
         ],
         responses={
@@ -362,7 +405,11 @@ class StatsFunnelApi(StatsApi):
                 required=True,
                 description="2 to 8, comma-separated: a page path or `event:` + an event name.",
             ),
-            OpenApiParameter("window", OpenApiTypes.INT, description="Hours, default 168."),
+            OpenApiParameter(
+                "window",
+                _or_empty({"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_HOURS}),
+                description="Hours, default 168.",
+            ),
         ],
         responses={
             200: inline_serializer(

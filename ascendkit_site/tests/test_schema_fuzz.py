@@ -16,7 +16,7 @@ from django.conf import settings
 
 from accounts.tests.helpers import signup
 
-SECONDS = 30
+SECONDS = 60
 SCHEMATHESIS = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
 
 pytestmark = [
@@ -35,7 +35,10 @@ def test_schemathesis_finds_no_failure_in_any_operation(live_server, api, tenant
         "ASCENDKIT_USER_TOKEN": token,
     }
     command = [SCHEMATHESIS, "--no-color", "run", f"{live_server.url}/v1/schema", "--checks", "all"]
-    command += ["--max-time", str(SECONDS)]
+    # A fixed seed and a fixed number of examples: CI runs the same cases every time,
+    # so a failure is a change in the code, not a luckier draw. `make reliability`
+    # fuzzes for longer with fresh draws.
+    command += ["--seed", "20261201", "--generation-deterministic", "-n", "25"]
 
     done = subprocess.run(command, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=SECONDS * 6)
 
