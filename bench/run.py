@@ -111,7 +111,9 @@ class Bench:
         )
         env.update(DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{db_name}", ALLOWED_HOSTS="127.0.0.1")
         env.update(SECRET_KEY="bench-secret-key-not-for-production-0123456789", TRUSTED_PROXY_COUNT="1")
-        return {**env, "REDIS_URL": "", "COLLECT_QUEUE": "false", "PGAPPNAME": "bench", **extra}
+        # COLLECT_QUEUE and COLLECT_WRITER are left to the settings' defaults unless a configuration sets them.
+        env = {key: value for key, value in env.items() if key not in ("COLLECT_QUEUE", "COLLECT_WRITER")}
+        return {**env, "REDIS_URL": "", "PGAPPNAME": "bench", **extra}
 
     def manage(self, db_name: str, *args: str) -> str:
         done = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=self.django_env(db_name), capture_output=True)
