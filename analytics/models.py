@@ -237,6 +237,14 @@ class Attribution(models.Model):
         indexes = [
             # Conversion paths: first touches in a time range.
             models.Index(fields=["environment", "kind", "at"], name="attribution_env_kind_at"),
+            # Conversion paths: the first touch of each of the period's visitors (and of each
+            # user's visitors), its channel, source, campaign and time read from the index alone.
+            models.Index(
+                fields=["environment", "visitor"],
+                include=["channel", "source", "campaign", "at"],
+                condition=Q(kind="first_touch"),
+                name="attribution_env_first_touch",
+            ),
         ]
 
     def __str__(self):

@@ -13,10 +13,9 @@ keeps its first two and last two pages around "…"), then "signup".
 from collections import Counter, defaultdict
 from statistics import median
 
-from django.db.models import Count, F, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F
 
-from ..models import Attribution, Pageview, Session
+from ..models import Attribution, Session
 from .memory import with_report_memory
 from .metrics import mean_seconds, rate
 from .properties import shown_value
@@ -44,7 +43,8 @@ def _channels(query: StatsQuery) -> list[dict]:
             visitor_id__in=sessions_in(query).values("visitor_id"),
         )
         .values(*TOUCH_KEYS)
-        .annotate(visitors=Count("visitor_id", distinct=True))
+        # A visitor has at most one first touch (a unique constraint): counting rows counts visitors.
+        .annotate(visitors=Count("pk"))
         .order_by()
     )
     groups: dict = defaultdict(lambda: {"visitors": 0, "signups": []})
@@ -85,38 +85,54 @@ def _median_number(values: list[int]):
 
 
 def _signups(query: StatsQuery):
-    """Per user created in the period: its first-touch key and (seconds, sessions) to signup, or None."""
-    sessions_before = (
-        Session.objects.filter(
-            environment=query.environment, user_id=OuterRef("pk"), started_at__lte=OuterRef("created_at")
+    """Per user created in the period: its first-touch key and (seconds, sessions) to signup, or None.
+
+    Three set-based reads (the users, their visitors' first touches, their sessions up
+    to signup) joined here: per-user correlated subqueries ran once per user and row.
+    """
+    users = list(signups_in(query).values_list("pk", "created_at"))
+    if not users:
+        return
+    user_ids = signups_in(query).values("pk")
+    first_touches = _first_touches(query, user_ids)
+    sessions_before = _sessions_before_signup(query, user_ids)
+    for pk, created_at in users:
+        touch = first_touches.get(pk)
+        if touch is None:
+            yield ("", "", ""), None
+            continue
+        channel, source, campaign, touched_at = touch
+        seconds = max(0.0, (created_at - touched_at).total_seconds())
+        yield (channel, source, campaign), (seconds, sessions_before.get(pk, 0))
+
+
+def _first_touches(query: StatsQuery, user_ids) -> dict:
+    """{user: (channel, source, campaign, at)}: the earliest first touch among the user's visitors
+    (analytics.selectors.user_first_touch)."""
+    touches = (
+        Attribution.objects.filter(
+            environment=query.environment, kind=Attribution.Kind.FIRST_TOUCH, visitor__user_id__in=user_ids
         )
-        .order_by()
+        .order_by("visitor__user_id", "at", "pk")
+        .values_list("visitor__user_id", "channel", "source", "campaign", "at")
+    )
+    first: dict = {}
+    for user_id, channel, source, campaign, at in touches:
+        first.setdefault(user_id, (channel, source, campaign, at))
+    return first
+
+
+def _sessions_before_signup(query: StatsQuery, user_ids) -> dict:
+    """{user: sessions started up to (and at) the user's creation}."""
+    rows = (
+        Session.objects.filter(
+            environment=query.environment, user_id__in=user_ids, started_at__lte=F("user__created_at")
+        )
         .values("user_id")
         .annotate(count=Count("pk"))
-        .values("count")
+        .order_by()
     )
-    # The user's first touch: the earliest among their visitors' (analytics.selectors.user_first_touch).
-    first_touch = Attribution.objects.filter(
-        environment=query.environment, kind=Attribution.Kind.FIRST_TOUCH, visitor__user=OuterRef("pk")
-    ).order_by("at", "pk")
-
-    def touch(field):
-        return Subquery(first_touch.values(field)[:1])
-
-    users = signups_in(query).annotate(
-        channel=Coalesce(touch("channel"), Value("")),
-        source=Coalesce(touch("source"), Value("")),
-        campaign=Coalesce(touch("campaign"), Value("")),
-        touched_at=touch("at"),
-        sessions_before=Coalesce(Subquery(sessions_before), Value(0)),
-    )
-    for user in users.values("channel", "source", "campaign", "touched_at", "created_at", "sessions_before"):
-        key = (user["channel"], user["source"], user["campaign"])
-        if user["touched_at"] is None:
-            yield key, None
-        else:
-            seconds = max(0.0, (user["created_at"] - user["touched_at"]).total_seconds())
-            yield key, (seconds, user["sessions_before"])
+    return {row["user_id"]: row["count"] for row in rows}
 
 
 def _paths(query: StatsQuery) -> list[dict]:
@@ -124,26 +140,43 @@ def _paths(query: StatsQuery) -> list[dict]:
         signups_in(query)
         .filter(signup_touch__session__isnull=False)
         .values(
-            "created_at",
-            session_id=F("signup_touch__session_id"),
+            "pk",
             source=F("signup_touch__session__source"),
             channel=F("signup_touch__session__channel"),
         )
     )
     if not signups:
         return []
-    pages = defaultdict(list)
-    pageviews = Pageview.objects.filter(
-        environment=query.environment, session_id__in=[signup["session_id"] for signup in signups]
-    ).order_by("session_id", "timestamp", "pk")
-    for session_id, at, path in pageviews.values_list("session_id", "timestamp", "path"):
-        pages[session_id].append((at, path))
+    pages = _pages_before_signup(query)
     paths = Counter()
     for signup in signups:
-        before = [path for at, path in pages[signup["session_id"]] if at <= signup["created_at"]]
-        paths[tuple(_path_steps(signup["source"] or signup["channel"] or "Direct", before))] += 1
+        source = signup["source"] or signup["channel"] or "Direct"
+        paths[tuple(_path_steps(source, pages.get(signup["pk"], [])))] += 1
     ranked = sorted(paths.items(), key=lambda item: (-item[1], item[0]))
     return [{"steps": list(steps), "users": users} for steps, users in ranked]
+
+
+def _pages_before_signup(query: StatsQuery) -> dict:
+    """{user: the paths their signup session viewed up to the signup, in time order}.
+
+    The database keeps only the views up to each user's creation, so neither the later
+    views nor their times travel to Python.
+    """
+    views = (
+        Attribution.objects.filter(
+            environment=query.environment,
+            kind=Attribution.Kind.SIGNUP_TOUCH,
+            user__in=signups_in(query).values("pk"),
+            session__pageviews__environment=query.environment,
+            session__pageviews__timestamp__lte=F("user__created_at"),
+        )
+        .order_by("user_id", "session__pageviews__timestamp", "session__pageviews__id")
+        .values_list("user_id", "session__pageviews__path")
+    )
+    pages = defaultdict(list)
+    for user_id, path in views:
+        pages[user_id].append(path)
+    return pages
 
 
 def _path_steps(source: str, pages: list[str]) -> list[str]:
