@@ -25,7 +25,7 @@ from analytics.models import Attribution, Event, Visitor
 from analytics.services.business_events import business_events_record
 from analytics.services.collect_writer import browser_batches_write
 from analytics.services.outbox import outbox_dispatch_pending, outbox_settle_undispatched
-from analytics.services.stitching import STITCH_TASK, visitor_stitch
+from analytics.services.stitching import STITCH_TASK, visitors_stitch
 from ascendkit_site.errors import ApplicationError
 from ascendkit_site.queue import enqueue_now, registered_task, tasks_held
 from identity.models import EndUser, Environment
@@ -95,7 +95,7 @@ def chunk_written(*, environment: Environment, dispatch: bool) -> Iterator[Chunk
 
     Real traffic queues a stitch per signup and an outbox dispatch per commit; a
     chunk of thousands of visitors does that work once, after its writes: each
-    signed-up visitor is stitched once (the same service the task calls), and the
+    signed-up visitor is stitched once, all in a few statements (the task's service, set-based), and the
     outbox is dispatched once (`dispatch`) or, by default, its entries of the new
     users are settled undispatched: generated history is backdated, and journeys
     and webhooks act on the present. Any other held task is queued as usual.
@@ -111,8 +111,7 @@ def chunk_written(*, environment: Environment, dispatch: bool) -> Iterator[Chunk
             outbox = True
         else:
             enqueue_now(registered_task(name), *args)
-    for visitor_id in sorted(chunk.stitch_visitor_ids):
-        visitor_stitch(visitor_id=visitor_id)
+    visitors_stitch(visitor_ids=sorted(chunk.stitch_visitor_ids))
     if not chunk.dispatch:
         outbox_settle_undispatched(environment_id=environment.pk, user_ids=chunk.user_ids)
     elif outbox or chunk.user_ids:
