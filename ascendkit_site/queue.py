@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 
@@ -23,8 +24,9 @@ BROKER_PAUSE_SECONDS = 5.0
 
 _paused_until = 0.0
 
-# While `tasks_held` is active: the (task name, args) queued on commit, in order, once each.
-_held: dict[tuple, None] | None = None
+# While `tasks_held` is active in this thread: the (task name, args) queued on commit,
+# in order, once each. A context variable, so another thread's commits are not held.
+_held: ContextVar[dict[tuple, None] | None] = ContextVar("held_tasks", default=None)
 
 
 def enqueue_on_commit(task_name: str, *args) -> None:
@@ -39,8 +41,9 @@ def enqueue_on_commit(task_name: str, *args) -> None:
 
 
 def _publish_or_hold(task, args: tuple) -> None:
-    if _held is not None:
-        _held[(task.name, args)] = None
+    held = _held.get()
+    if held is not None:
+        held[(task.name, args)] = None
         return
     enqueue_now(task, *args)
 
@@ -53,14 +56,14 @@ def tasks_held() -> Iterator[dict[tuple, None]]:
     than once per row: the caller answers for every (task name, args) held, running
     the work itself or handing it on with `enqueue_now`. Repeats are held once.
     """
-    global _held
-    if _held is not None:
+    if _held.get() is not None:
         raise RuntimeError("tasks_held does not nest.")
-    _held = {}
+    held: dict[tuple, None] = {}
+    token = _held.set(held)
     try:
-        yield _held
+        yield held
     finally:
-        _held = None
+        _held.reset(token)
 
 
 def enqueue_now(task, *args) -> bool:
@@ -93,8 +96,9 @@ def broker_pause_reset() -> None:
     _paused_until = 0.0
 
 
-# While `tasks_held` is active: the (task name, args) queued on commit, in order, once each.
-_held: dict[tuple, None] | None = None
+# While `tasks_held` is active in this thread: the (task name, args) queued on commit,
+# in order, once each. A context variable, so another thread's commits are not held.
+_held: ContextVar[dict[tuple, None] | None] = ContextVar("held_tasks", default=None)
 
 
 def registered_task(task_name: str):
