@@ -7,6 +7,9 @@ other way round. Celery finds each app's `tasks` module itself
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import transaction
 
@@ -21,6 +24,10 @@ BROKER_PAUSE_SECONDS = 5.0
 
 _paused_until = 0.0
 
+# While `tasks_held` is active in this thread: the (task name, args) queued on commit,
+# in order, once each. A context variable, so another thread's commits are not held.
+_held: ContextVar[dict[tuple, None] | None] = ContextVar("held_tasks", default=None)
+
 
 def enqueue_on_commit(task_name: str, *args) -> None:
     """Queue the task named `task_name` once the current transaction commits.
@@ -30,7 +37,33 @@ def enqueue_on_commit(task_name: str, *args) -> None:
     the work up later.
     """
     task = registered_task(task_name)
-    transaction.on_commit(lambda: enqueue_now(task, *args))
+    transaction.on_commit(lambda: _publish_or_hold(task, args))
+
+
+def _publish_or_hold(task, args: tuple) -> None:
+    held = _held.get()
+    if held is not None:
+        held[(task.name, args)] = None
+        return
+    enqueue_now(task, *args)
+
+
+@contextmanager
+def tasks_held() -> Iterator[dict[tuple, None]]:
+    """Collect the tasks that commits inside the block would queue, instead of queueing them.
+
+    For bulk writers (demo traffic) that do the tasks' work once per chunk rather
+    than once per row: the caller answers for every (task name, args) held, running
+    the work itself or handing it on with `enqueue_now`. Repeats are held once.
+    """
+    if _held.get() is not None:
+        raise RuntimeError("tasks_held does not nest.")
+    held: dict[tuple, None] = {}
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
 
 
 def enqueue_now(task, *args) -> bool:
@@ -61,6 +94,11 @@ def broker_pause_reset() -> None:
     """Forget a previous failure (tests, and a process that knows the broker is back)."""
     global _paused_until
     _paused_until = 0.0
+
+
+# While `tasks_held` is active in this thread: the (task name, args) queued on commit,
+# in order, once each. A context variable, so another thread's commits are not held.
+_held: ContextVar[dict[tuple, None] | None] = ContextVar("held_tasks", default=None)
 
 
 def registered_task(task_name: str):

@@ -128,3 +128,39 @@ def _preparing(fields) -> list:
     per value that only hands them back.
     """
     return [field if field.get_internal_type() in ("DateTimeField", "JSONField") else None for field in fields]
+
+
+def objects_create(*, model, objects: list, with_keys: bool = True) -> None:
+    """Insert new model instances and, unless `with_keys` is False, give them their primary keys.
+
+    On PostgreSQL the keys are drawn from the table's sequence in one statement and
+    the rows go by `COPY`: a writer chunk creates thousands of sessions, which
+    `bulk_create` compiles through the ORM value by value. Elsewhere, `bulk_create`.
+    Field defaults were applied when the instances were made; nothing calls `save()`.
+    Without keys the instances are not usable as saved ones afterwards.
+    """
+    if not objects:
+        return
+    if connection.vendor != "postgresql" or len(objects) == 1:
+        model.objects.bulk_create(objects)
+        return
+    meta = model._meta
+    fields = meta.concrete_fields
+    if with_keys:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, len(objects)],
+            )
+            for obj, (pk,) in zip(objects, cursor.fetchall(), strict=True):
+                obj.pk = pk
+    else:
+        fields = [field for field in fields if field is not meta.pk]
+    # psycopg adapts times, numbers and strings itself; rows_copy wraps the JSON.
+    attnames = [field.attname for field in fields]
+    rows_copy(model=model, rows=[{name: getattr(obj, name) for name in attnames} for obj in objects])
+    if not with_keys:
+        return
+    for obj in objects:
+        obj._state.adding = False
+        obj._state.db = connection.alias

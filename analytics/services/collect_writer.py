@@ -24,7 +24,7 @@ from identity.models import EndUser, Environment
 from ..items import BrowserBatch
 from ..models import Attribution, Event, Pageview, Session, Visitor
 from ..selectors import stored_message_ids
-from .bulk import rows_copy, rows_insert, rows_update
+from .bulk import objects_create, rows_copy, rows_insert, rows_update
 from .events import outbox_add
 from .sessions import PageVisit, SessionBook, session_books_save, sessions_around
 from .stitching import TOUCH_FIELDS, attribution_fill_from_session, visitor_restitch_on_commit
@@ -240,7 +240,8 @@ def _first_touches_update(books) -> None:
         else:
             changed.append(touch)
         attribution_fill_from_session(touch, session)
-    Attribution.objects.bulk_create(new)
+    # Nothing reads the new touches back here: no keys needed, so no extra statement.
+    objects_create(model=Attribution, objects=new, with_keys=False)
     rows_update(model=Attribution, objects=changed, fields=TOUCH_FIELDS)
 
 

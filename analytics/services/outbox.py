@@ -118,3 +118,16 @@ def _dispatch(entry_id: int, claimed_at: datetime) -> bool:
         return False
     ours.update(dispatched_at=timezone.now())
     return True
+
+
+def outbox_settle_undispatched(*, environment_id: int, user_ids: list[int]) -> int:
+    """Mark the users' pending entries done without handing them to any consumer; how many.
+
+    For generated history only (demo traffic): its backdated events are the past,
+    not something journeys should act on or webhooks announce.
+    """
+    if not user_ids:
+        return 0
+    return OutboxEntry.objects.filter(
+        environment_id=environment_id, dispatched_at__isnull=True, event__user_id__in=user_ids
+    ).update(dispatched_at=timezone.now())

@@ -15,7 +15,7 @@ from ascendkit_site import ids
 from ..enrichment.sources import PageUrl, Traffic
 from ..items import Client
 from ..models import Attribution, Event, Pageview, Session, Visitor
-from .bulk import rows_update
+from .bulk import objects_create, rows_update
 
 # Copied from the session's first pageview; a later, earlier-timed pageview replaces them.
 ENTRY_FIELDS = (
@@ -223,7 +223,7 @@ def session_books_save(books) -> None:
         created += new
         changed += updated
     rows_update(model=Session, objects=changed, fields=UPDATED_FIELDS)
-    Session.objects.bulk_create(created)
+    objects_create(model=Session, objects=created)
 
 
 def _set_entry(session: Session, visit: PageVisit) -> None:

@@ -158,3 +158,18 @@ def test_two_dispatchers_at_once_hand_each_event_on_once(tenant, consumer, monke
 
     assert Counter(consumer.seen) == Counter(event.public_id for event in events)
     assert OutboxEntry.objects.filter(dispatched_at__isnull=True).count() == 0
+
+
+def test_settling_marks_only_the_given_users_pending_entries_without_any_consumer(tenant, user, consumer):
+    other = EndUserFactory(environment=tenant.environment)
+    server_events(user, count=2)
+    kept = server_events(other)
+
+    assert outbox.outbox_settle_undispatched(environment_id=tenant.environment.pk, user_ids=[user.pk]) == 2
+
+    assert consumer.seen == []
+    assert list(OutboxEntry.objects.filter(dispatched_at__isnull=True).values_list("event_id", flat=True)) == [
+        kept[0].pk
+    ]
+    assert outbox_dispatch_pending() == 1
+    assert consumer.seen == [kept[0].public_id]

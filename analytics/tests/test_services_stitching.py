@@ -417,3 +417,35 @@ class TestConcurrency:
         user.refresh_from_db()
         assert user_first_touch(user=user) is not None and user_signup_touch(user=user) is not None
         assert Attribution.objects.filter(kind=Attribution.Kind.SIGNUP_TOUCH).count() == 1
+
+
+class TestVisitorsStitch:
+    def test_many_visitors_end_as_one_by_one_stitching_leaves_them(self, environment, user, other_user):
+        together = [an_anonymous_history(environment, f"vis_StitchTogether{n:010d}") for n in range(2)]
+        alone = [an_anonymous_history(environment, f"vis_StitchAlone0000{n:010d}") for n in range(2)]
+        anonymous = an_anonymous_history(environment, "vis_StitchAnonymous00000001")
+        for visitors in (together, alone):
+            link(environment, user, visitors[0].public_id, signup=visitors is together)
+            link(environment, other_user, visitors[1].public_id, signup=visitors is together)
+        for visitor in together:
+            AttributionFactory(environment=environment, visitor=visitor, kind=Attribution.Kind.FIRST_TOUCH)
+
+        assert stitching.visitors_stitch(visitor_ids=[visitor.pk for visitor in [*together, anonymous]]) == 2
+        for visitor in alone:
+            visitor_stitch(visitor_id=visitor.pk)
+
+        for visitor, owner in [
+            (together[0], user),
+            (together[1], other_user),
+            (alone[0], user),
+            (alone[1], other_user),
+        ]:
+            visitor.refresh_from_db()
+            assert rows_of(visitor) == {"sessions": {owner.id}, "pageviews": {owner.id}, "events": {owner.id}}
+            assert visitor.stitched_at is not None
+        assert rows_of(anonymous)["pageviews"] == {None}
+        assert set(
+            Attribution.objects.filter(visitor__in=together, kind=Attribution.Kind.FIRST_TOUCH).values_list("user_id")
+        ) == {(user.id,), (other_user.id,)}
+        assert user_signup_touch(user=user).session.visitor_id == together[0].pk
+        assert user_first_touch(user=other_user).visitor_id == together[1].pk

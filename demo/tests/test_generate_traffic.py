@@ -5,8 +5,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
-from analytics.models import Event, Pageview, Session
+from analytics.models import Event, OutboxEntry, Pageview, Session, Visitor
 from analytics.selectors import user_first_touch, user_signup_touch
+from analytics.services.outbox import register_consumer, unregister_consumer
 from identity.models import EndUser
 from identity.services import environment_create
 
@@ -97,3 +98,36 @@ def test_if_empty_leaves_an_environment_with_traffic_alone(environments):
 def test_an_unknown_environment_is_an_error(db):
     with pytest.raises(CommandError):
         generate("--env-key", "env_nope", "--visitors", "1")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_chunks_stitch_once_per_signup_and_settle_the_outbox(environments):
+    environment = environments[0]
+    seen = []
+    register_consumer(seen.append)
+    try:
+        generate("--env-key", environment.env_key, "--visitors", "150", "--seed", "11")
+    finally:
+        unregister_consumer(seen.append)
+
+    users = EndUser.objects.filter(environment=environment)
+    assert users.exists() and seen == []
+    assert not OutboxEntry.objects.filter(environment=environment, dispatched_at__isnull=True).exists()
+    assert not Visitor.objects.filter(environment=environment, user__isnull=False, stitched_at__isnull=True).exists()
+    assert not Pageview.objects.filter(environment=environment, visitor__user__isnull=False, user__isnull=True).exists()
+    assert all(user_signup_touch(user=user) is not None for user in users)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dispatch_hands_the_generated_events_to_the_consumers(environments):
+    environment = environments[0]
+    seen = []
+    register_consumer(seen.append)
+    try:
+        generate("--env-key", environment.env_key, "--visitors", "150", "--seed", "11", "--dispatch")
+    finally:
+        unregister_consumer(seen.append)
+
+    entries = OutboxEntry.objects.filter(environment=environment)
+    assert entries.exists() and not entries.filter(dispatched_at__isnull=True).exists()
+    assert sorted(event.pk for event in seen) == sorted(entries.values_list("event_id", flat=True))

@@ -7,9 +7,11 @@ Keeping these calls here means a move of any of them changes this file alone.
 """
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from celery import current_app
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.test import override_settings
@@ -22,11 +24,15 @@ from analytics.items import BrowserBatch, BrowserItem, Client
 from analytics.models import Attribution, Event, Visitor
 from analytics.services.business_events import business_events_record
 from analytics.services.collect_writer import browser_batches_write
-from analytics.services.stitching import visitor_stitch
+from analytics.services.outbox import outbox_dispatch_pending, outbox_settle_undispatched
+from analytics.services.stitching import STITCH_TASK, visitors_stitch
 from ascendkit_site.errors import ApplicationError
+from ascendkit_site.queue import enqueue_now, registered_task, tasks_held
 from identity.models import EndUser, Environment
 
 from .model import PlannedVisitor
+
+OUTBOX_TASK = "analytics.tasks.outbox_dispatch"
 
 # Demo users get random passwords nobody is told and are then made unable to log
 # in, so a slow hash would protect nothing and cost ~0.3 s a signup.
@@ -73,28 +79,69 @@ def _browser_item(item, index: int, message_id: str) -> BrowserItem:
     )
 
 
-def signups_record(*, environment: Environment, visitors: list[PlannedVisitor]) -> list[tuple]:
+@dataclass
+class Chunk:
+    """What one chunk of generated traffic leaves to do once it is written."""
+
+    environment: Environment
+    dispatch: bool
+    stitch_visitor_ids: set[int] = field(default_factory=set)
+    user_ids: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def chunk_written(*, environment: Environment, dispatch: bool) -> Iterator[Chunk]:
+    """Write a chunk's traffic with the on-commit tasks held, then do their work once.
+
+    Real traffic queues a stitch per signup and an outbox dispatch per commit; a
+    chunk of thousands of visitors does that work once, after its writes: each
+    signed-up visitor is stitched once, all in a few statements (the task's service, set-based), and the
+    outbox is dispatched once (`dispatch`) or, by default, its entries of the new
+    users are settled undispatched: generated history is backdated, and journeys
+    and webhooks act on the present. Any other held task is queued as usual.
+    """
+    chunk = Chunk(environment=environment, dispatch=dispatch)
+    with tasks_held() as held:
+        yield chunk
+    outbox = False
+    for name, args in held:
+        if name == STITCH_TASK:
+            chunk.stitch_visitor_ids.add(args[0])
+        elif name == OUTBOX_TASK:
+            outbox = True
+        else:
+            enqueue_now(registered_task(name), *args)
+    visitors_stitch(visitor_ids=sorted(chunk.stitch_visitor_ids))
+    if not chunk.dispatch:
+        outbox_settle_undispatched(environment_id=environment.pk, user_ids=chunk.user_ids)
+    elif outbox or chunk.user_ids:
+        while outbox_dispatch_pending():
+            pass
+
+
+def signups_record(*, chunk: Chunk, visitors: list[PlannedVisitor]) -> list[tuple]:
     """Sign the visitors up as the signup endpoint does, at their planned times.
 
     Answers (visitor, user) pairs; a visitor whose email is taken (a second run
     with the same seed) is skipped. The signup service stamps the present; demo
     history is in the past, so each user's creation, built-in events and signup
     marker are moved to the planned moment in the same transaction, before the
-    stitch (queued on commit) reads them. One transaction for the lot, so the
-    queued stitches and outbox dispatches run once it commits.
+    stitch (after the chunk) reads them. One transaction for the lot.
     """
+    environment = chunk.environment
     signed_up = []
     with override_settings(PASSWORD_HASHERS=FAST_HASHERS), transaction.atomic():
         for visitor in visitors:
             user = _signup(environment, visitor)
             if user is not None:
                 signed_up.append((visitor, user))
-    if not current_app.conf.task_always_eager or transaction.get_connection().in_atomic_block:
-        # With a real broker the stitches wait for a worker, and inside a caller's
-        # transaction they wait for its commit; demo data should be whole now.
-        for visitor, _ in signed_up:
-            row = Visitor.objects.get(environment=environment, public_id=visitor.public_id)
-            visitor_stitch(visitor_id=row.pk)
+    # Also those whose queued stitch never reaches the chunk (inside a caller's transaction, a test's).
+    chunk.stitch_visitor_ids.update(
+        Visitor.objects.filter(
+            environment=environment, public_id__in=[visitor.public_id for visitor, _ in signed_up]
+        ).values_list("pk", flat=True)
+    )
+    chunk.user_ids += [user.pk for _, user in signed_up]
     return signed_up
 
 
