@@ -59,3 +59,36 @@ class EnvironmentSettingsForm(forms.Form):
             "time_zone": environment.time_zone,
         }
         return cls(data=data, initial=initial)
+
+
+class JourneyForm(forms.Form):
+    """A new journey: where users enter it, on which event, and optionally only for some first touches."""
+
+    name = forms.CharField(max_length=100)
+    entry_stage = forms.CharField(max_length=100, label="Entry stage", initial="signed_up")
+    entry_event = forms.CharField(max_length=205, label="Entry event", initial="user.created")
+    condition = forms.CharField(
+        max_length=240,
+        required=False,
+        label="First-touch condition",
+        help_text="Optional, such as utm_campaign==spring or channel==Paid Search.",
+    )
+
+
+class TransitionForm(forms.Form):
+    from_stage = forms.CharField(max_length=100, label="From stage")
+    to_stage = forms.CharField(max_length=100, label="To stage", help_text="A new name makes a new stage.")
+    event_name = forms.CharField(max_length=205, label="On event", help_text="app.<name> or a built-in user.… event.")
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.CharField(max_length=2048, label="URL", widget=forms.URLInput(attrs={"placeholder": "https://"}))
+    events = forms.CharField(
+        max_length=4000,
+        initial="app.*, journey.stage_entered",
+        help_text="Comma-separated: exact names, prefixes ending in * (app.*), or journey.stage_entered.",
+    )
+    description = forms.CharField(max_length=200, required=False)
+
+    def clean_events(self) -> list[str]:
+        return [name.strip() for name in self.cleaned_data["events"].split(",") if name.strip()]

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 
 from ascendkit_site import ids
 from identity.models import EndUser, Environment, Membership
+from journeys.models import Delivery, Journey, WebhookEndpoint
 
 USERS_PER_PAGE = 50
 
@@ -75,3 +76,15 @@ def team_members(*, organization_id: int) -> QuerySet[Membership]:
     order = ["owner", "admin", "viewer"]
     memberships = Membership.objects.filter(organization_id=organization_id).select_related("user")
     return sorted(memberships, key=lambda m: (order.index(m.role) if m.role in order else 9, m.user.username))
+
+
+def journey_in_environment(*, environment: Environment, journey_id: int) -> Journey | None:
+    return Journey.objects.filter(environment=environment, pk=journey_id).select_related("entry_stage").first()
+
+
+def webhook_endpoint_in_environment(*, environment: Environment, public_id: str) -> WebhookEndpoint | None:
+    return WebhookEndpoint.objects.filter(environment=environment, public_id=public_id).first()
+
+
+def delivery_of_endpoint_exists(*, environment: Environment, endpoint: WebhookEndpoint, public_id: str) -> bool:
+    return Delivery.objects.filter(environment=environment, endpoint=endpoint, public_id=public_id).exists()

@@ -17,6 +17,10 @@ from analytics.models import Attribution
 from analytics.tests.factories import EventFactory, PageviewFactory, SessionFactory, VisitorFactory
 from identity.models import EndUser, Membership
 from identity.services import environment_create, member_add
+from journeys import network
+from journeys.models import Delivery, Enrollment, StageEntry
+from journeys.services.definitions import journey_create, journey_transition_add
+from journeys.services.webhooks import webhook_endpoint_create
 
 PASSWORD = "correct horse battery"
 # "Now" for every test of the traffic set: Sunday 29 November 2026, noon UTC.
@@ -243,3 +247,89 @@ def frozen_now():
 @pytest.fixture
 def traffic(personas, frozen_now) -> TrafficSet:
     return traffic_set_make(personas.environment)
+
+
+@dataclass
+class JourneySet:
+    """Acme's `onboarding` journey with four hand-made users, and one webhook endpoint with a delivery.
+
+    signed_up → onboarded on app.completed_onboarding → paying on app.paid. All four
+    entered signed_up; three moved on to onboarded; one of them to paying. Now:
+    signed_up 1, onboarded 2, paying 1; reached 4, 3, 1; conversion 75.0 % and 33.3 %.
+    """
+
+    journey: object
+    endpoint: object
+    delivery: object
+    sends: list
+
+
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+def journey_set_make(environment) -> tuple[object, object, object]:
+    journey = journey_create(
+        environment=environment, name="onboarding", entry_stage="signed_up", entry_event="user.created"
+    )
+    for source, target, event in (
+        ("signed_up", "onboarded", "app.completed_onboarding"),
+        ("onboarded", "paying", "app.paid"),
+    ):
+        journey_transition_add(
+            environment=environment, name="onboarding", from_stage=source, to_stage=target, event_name=event
+        )
+    stages = {stage.name: stage for stage in journey.stages.all()}
+    path = ["signed_up", "onboarded", "paying"]
+    causes = ["user.created", "app.completed_onboarding", "app.paid"]
+    for number, steps in enumerate((1, 2, 2, 3), start=1):
+        user = EndUser.objects.create(environment=environment, email=f"j{number}@example.com", password="!")
+        enrollment = Enrollment.objects.create(
+            environment=environment, journey=journey, user=user, current_stage=stages[path[steps - 1]]
+        )
+        for index in range(steps):
+            event = EventFactory(session=None, user=user, name=causes[index], kind="builtin", environment=environment)
+            StageEntry.objects.create(
+                environment=environment,
+                journey=journey,
+                enrollment=enrollment,
+                stage=stages[path[index]],
+                from_stage=stages[path[index - 1]] if index else None,
+                event=event,
+            )
+    endpoint = webhook_endpoint_create(
+        environment=environment,
+        url="https://hooks.example.com/in",
+        events=["app.*", "journey.stage_entered"],
+        resolver=lambda host, port: [PUBLIC_ADDRESS],
+    )
+    delivery = Delivery.objects.create(
+        environment=environment,
+        endpoint=endpoint,
+        kind=Delivery.Kind.TEST,
+        event_type="webhook.test",
+        payload={"type": "webhook.test", "timestamp": "2026-11-29T12:00:00.000Z", "data": {}},
+        status=Delivery.Status.SUCCEEDED,
+        attempts=1,
+        response_status=200,
+        duration_ms=42,
+    )
+    return journey, endpoint, delivery
+
+
+@pytest.fixture
+def fake_sends(monkeypatch) -> list:
+    """The journeys network layer answers 200 without a connection; each send is recorded."""
+    sends = []
+
+    def post(url, *, body, headers, resolver=None):
+        sends.append({"url": url, "body": body, "headers": headers})
+        return network.SendResult(status=200, excerpt="ok", error="", duration_ms=7)
+
+    monkeypatch.setattr(network, "post", post)
+    return sends
+
+
+@pytest.fixture
+def journeys_set(personas, fake_sends) -> JourneySet:
+    journey, endpoint, delivery = journey_set_make(personas.environment)
+    return JourneySet(journey=journey, endpoint=endpoint, delivery=delivery, sends=fake_sends)

@@ -1,1 +1,1 @@
-from .base import frozen_now, personas, traffic  # noqa: F401  (fixtures for every portal test)
+from .base import fake_sends, frozen_now, journeys_set, personas, traffic  # noqa: F401  (fixtures for every portal test)

@@ -6,16 +6,18 @@ from .crawl import crawl
 
 
 @pytest.fixture
-def owner_view(personas, traffic):
-    """Every page and form the owner reaches by clicking through the portal."""
+def owner_view(personas, traffic, journeys_set):
+    """Every page and form the owner reaches by clicking through the portal (journeys and webhooks included)."""
     return crawl(personas.client_for(personas.owner))
 
 
-def test_the_owner_reaches_every_section_of_the_environment_by_its_links(personas, owner_view):
+def test_the_owner_reaches_every_section_of_the_environment_by_its_links(personas, owner_view, journeys_set):
     pages, _ = owner_view
     paths = {page.split("?")[0] for page in pages}
-    for section in ("", "conversions/", "flows/", "funnels/", "users/", "settings/"):
+    for section in ("", "conversions/", "flows/", "funnels/", "users/", "journeys/", "webhooks/", "settings/"):
         assert personas.url(section) in paths
+    assert personas.url(f"journeys/{journeys_set.journey.pk}/") in paths
+    assert personas.url(f"webhooks/{journeys_set.endpoint.public_id}/") in paths
     assert any(path.startswith(personas.url("users/usr_")) for path in paths)
     assert any("filters=" in page for page in pages)  # a breakdown row, followed as a filter
 

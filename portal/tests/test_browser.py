@@ -100,7 +100,7 @@ def _visit(context, live_server, path: str, name: str, status: int = 200) -> lis
 
 
 def test_every_portal_page_renders_in_chromium_without_errors_or_other_hosts(
-    browser, live_server, personas, traffic, transactional_db
+    browser, live_server, personas, traffic, journeys_set, transactional_db
 ):
     if SCREENSHOTS.exists():
         shutil.rmtree(SCREENSHOTS)
@@ -122,6 +122,10 @@ def test_every_portal_page_renders_in_chromium_without_errors_or_other_hosts(
         ("users", personas.url("users/")),
         ("users-search", personas.url("users/?q=ada")),
         ("user", personas.url(f"users/{user_id}/")),
+        ("journeys", personas.url("journeys/")),
+        ("journey", personas.url(f"journeys/{journeys_set.journey.pk}/")),
+        ("webhooks", personas.url("webhooks/")),
+        ("webhook", personas.url(f"webhooks/{journeys_set.endpoint.public_id}/")),
         ("settings", personas.url("settings/")),
     ]
     problems = []
@@ -130,10 +134,11 @@ def test_every_portal_page_renders_in_chromium_without_errors_or_other_hosts(
         problems += _visit(desktop, live_server, path, name, status=400 if name.endswith("bad-period") else 200)
     phone = _logged_in_context(browser, owner, live_server, PHONE)
     for name, path in pages:
-        if name in ("home", "dashboard", "conversions", "flows", "funnels", "user", "settings"):
+        if name in ("home", "dashboard", "conversions", "flows", "funnels", "user", "journey", "webhook", "settings"):
             problems += _visit(phone, live_server, path, f"phone-{name}")
     viewer_context = _logged_in_context(browser, viewer, live_server, DESKTOP)
     problems += _visit(viewer_context, live_server, personas.url("settings/"), "settings-viewer")
+    problems += _visit(viewer_context, live_server, personas.url("webhooks/"), "webhooks-viewer")
     anonymous = browser.new_context(viewport=DESKTOP)
     problems += _visit(anonymous, live_server, "/portal/login/", "login")
     problems += _rotate_in_browser(desktop, live_server, personas)

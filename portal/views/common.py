@@ -15,6 +15,8 @@ SECTIONS = [
     ("flows", "Page flows"),
     ("funnels", "Funnels"),
     ("users", "Users"),
+    ("journeys", "Journeys"),
+    ("webhooks", "Webhooks"),
     ("settings", "Settings"),
 ]
 
