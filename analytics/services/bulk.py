@@ -36,13 +36,12 @@ def rows_update(*, model, objects: list, fields: list[str] | tuple[str, ...]) ->
     _execute_rows(sql, rows)
 
 
-def rows_insert(*, model, rows: list[dict], ignore_conflicts: bool = False) -> None:
+def rows_insert(*, model, rows: list[dict]) -> None:
     """Insert rows given as {attname: value}, all with the same keys, without model instances.
 
     Building a model instance costs tens of microseconds for a wide table; the
     collect writer inserts thousands of rows a second. Only values that need it
-    (times, JSON) go through their field's preparation. With `ignore_conflicts`, a
-    row that breaks a unique constraint is skipped, as `ON CONFLICT DO NOTHING`.
+    (times, JSON) go through their field's preparation.
     """
     if not rows:
         return
@@ -54,8 +53,6 @@ def rows_insert(*, model, rows: list[dict], ignore_conflicts: bool = False) -> N
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
-    if ignore_conflicts:
-        sql += " ON CONFLICT DO NOTHING"
     values = [
         [
             value if field is None else field.get_db_prep_save(value, connection)
