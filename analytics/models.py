@@ -126,8 +126,9 @@ class Session(TrafficFields, PublicIdModel):
             models.UniqueConstraint(fields=["environment", "public_id"], name="session_unique_env_public_id"),
         ]
         indexes = [
-            # Dashboard: sessions started in a time range.
-            models.Index(fields=["environment", "started_at"], name="session_env_started"),
+            # Dashboard: sessions started in a time range. Conversion paths: the visitors of
+            # those sessions, read from the index alone.
+            models.Index(fields=["environment", "started_at"], include=["visitor"], name="session_env_started"),
             # Ingestion: the visitor's sessions near an item's time.
             models.Index(fields=["environment", "visitor", "last_activity_at"], name="session_env_visitor_last"),
             # Profiles and conversion paths: a user's sessions in order.
