@@ -13,9 +13,11 @@ keeps its first two and last two pages around "…"), then "signup".
 from collections import Counter, defaultdict
 from statistics import median
 
+from django.db import connection
 from django.db.models import Count, F
 
 from ..models import Attribution, Session
+from .funnels import EpochMicroseconds
 from .memory import with_report_memory
 from .metrics import mean_seconds, rate
 from .properties import shown_value
@@ -90,7 +92,7 @@ def _signups(query: StatsQuery):
     Three set-based reads (the users, their visitors' first touches, their sessions up
     to signup) joined here: per-user correlated subqueries ran once per user and row.
     """
-    users = list(signups_in(query).values_list("pk", "created_at"))
+    users = list(signups_in(query).values_list("pk", _time("created_at")))
     if not users:
         return
     user_ids = signups_in(query).values("pk")
@@ -102,7 +104,7 @@ def _signups(query: StatsQuery):
             yield ("", "", ""), None
             continue
         channel, source, campaign, touched_at = touch
-        seconds = max(0.0, (created_at - touched_at).total_seconds())
+        seconds = max(0.0, _seconds_between(touched_at, created_at))
         yield (channel, source, campaign), (seconds, sessions_before.get(pk, 0))
 
 
@@ -114,12 +116,24 @@ def _first_touches(query: StatsQuery, user_ids) -> dict:
             environment=query.environment, kind=Attribution.Kind.FIRST_TOUCH, visitor__user_id__in=user_ids
         )
         .order_by("visitor__user_id", "at", "pk")
-        .values_list("visitor__user_id", "channel", "source", "campaign", "at")
+        .values_list("visitor__user_id", "channel", "source", "campaign", _time("at"))
     )
     first: dict = {}
     for user_id, channel, source, campaign, at in touches:
         first.setdefault(user_id, (channel, source, campaign, at))
     return first
+
+
+def _time(field: str):
+    """A time column as read here: on PostgreSQL whole microseconds since 1970, which cost
+    far less to fetch than thousands of time-zone-aware datetimes; elsewhere a datetime."""
+    return EpochMicroseconds(field) if connection.vendor == "postgresql" else F(field)
+
+
+def _seconds_between(start, end) -> float:
+    if isinstance(start, int):
+        return (end - start) / 1_000_000  # what timedelta.total_seconds() gives, exactly
+    return (end - start).total_seconds()
 
 
 def _sessions_before_signup(query: StatsQuery, user_ids) -> dict:

@@ -5,17 +5,22 @@ A step is a page path (`/pricing`) or `event:` + an event name (`event:app.trial
 order, each after the one before, with step k at most `window_hours` after step 1
 (PostHog's and ClickHouse's `windowFunnel`). Steps happen inside the period; with
 filters, only in sessions that match them.
+
+On PostgreSQL the database walks the visitors' items itself, in one statement that
+returns the counts; elsewhere (SQLite) Python walks them, with the same answer.
 """
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import BigIntegerField, F, Func, Q
+from django.db.models import BigIntegerField, Case, F, Func, IntegerField, Q, Value, When
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 
 from ascendkit_site.errors import ApplicationError
 
-from ..models import Event, Pageview
+from ..models import FUNNEL_PATH_MAX, Event, Pageview
 from .memory import with_report_memory
 from .metrics import rate
 from .query import StatsQuery
@@ -87,7 +92,10 @@ def funnel(*, query: StatsQuery, steps, window_hours: int = DEFAULT_WINDOW_HOURS
     parsed = funnel_steps_parse(steps)
     if not 1 <= int(window_hours) <= MAX_WINDOW_HOURS:
         raise ApplicationError("invalid_window", f"The window must be 1 to {MAX_WINDOW_HOURS} hours.")
-    reached = _reached_counts(query, parsed, timedelta(hours=int(window_hours)) // MICROSECOND)
+    if connection.vendor == "postgresql":
+        reached = _reached_counts_in_database(query, parsed, int(window_hours))
+    else:
+        reached = _reached_counts(query, parsed, timedelta(hours=int(window_hours)) // MICROSECOND)
     first = reached[0]
     answer = []
     for index, step in enumerate(parsed):
@@ -190,3 +198,83 @@ def _visitor_matches(query: StatsQuery, steps: list[FunnelStep], candidates: Q):
         matches.append((at, indexes))
     if current is not None:
         yield current, matches
+
+
+def _reached_counts_in_database(query: StatsQuery, steps: list[FunnelStep], window_hours: int) -> list[int]:
+    """Visitors that reached at least each step, counted by PostgreSQL in one statement.
+
+    The walk of `_deepest_step` as window functions over each visitor's items in
+    (time, pageviews before events, ID) order; the steps' pageviews come from the
+    funnel index alone. Steps are numbered from 0 here. `before_k` on an item is the
+    start (the step-0 time) of the latest chain of steps 0..k-1 made of items strictly
+    before it: the latest step-0 time for k = 1, else the largest `before_k-1` of an
+    earlier step-(k-1) item. Starts only grow along a visitor's items, so that chain
+    also leaves the most room in the window: a visitor reached step k when one of its
+    step-k items is within the window of its `before_k`. Looking only at earlier
+    items, one item never counts for two consecutive steps.
+    """
+    # Steps of the same page or event share a label: an item matches all of them.
+    labels = {key: number for number, key in enumerate(dict.fromkeys(map(_matched, steps)))}
+    step_labels = [labels[_matched(step)] for step in steps]
+    items_sql, params = _labelled_items_sql(query, steps, labels)
+    both_kinds = any(step.path for step in steps) and any(step.event for step in steps)
+    earlier = (
+        f"OVER (PARTITION BY visitor_key ORDER BY {'at, item_kind, item_id' if both_kinds else 'at, item_id'} "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    )
+    # Only integers made here are written into the statement; the items' values stay parameters.
+    walked = items_sql
+    for index in range(1, len(steps)):
+        start = "at" if index == 1 else f"before_{index - 1}"
+        walked = (
+            f"SELECT *, MAX(CASE WHEN label = {step_labels[index - 1]:d} THEN {start} END) {earlier} "
+            f"AS before_{index} FROM ({walked}) AS level_{index - 1}"
+        )
+    reached = [f"BOOL_OR(label = {step_labels[0]:d}) AS reached_0"] + [
+        f"BOOL_OR(label = {step_labels[index]:d} AND at - before_{index} <= INTERVAL '{window_hours:d} hours') "
+        f"AS reached_{index}"
+        for index in range(1, len(steps))
+    ]
+    counts = ", ".join(f"COUNT(*) FILTER (WHERE reached_{index})" for index in range(len(steps)))
+    sql = (
+        f"SELECT {counts} FROM (SELECT {', '.join(reached)} FROM ({walked}) AS walked GROUP BY visitor_key) AS visitors"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchone())
+
+
+def _labelled_items_sql(query: StatsQuery, steps: list[FunnelStep], labels: dict) -> tuple[str, list]:
+    """SQL of the period's items that match a step: visitor_key, at, item_kind (0 a pageview,
+    1 an event), item_id and label (the number of the page or event it is)."""
+    parts, params = [], []
+    paths = list(dict.fromkeys(step.path for step in steps if step.path))
+    names = list(dict.fromkeys(step.event for step in steps if step.event))
+    if paths:
+        pageviews = Pageview.objects.filter(_in_period(query), path__in=paths)
+        if all(len(path) <= FUNNEL_PATH_MAX for path in paths):
+            # Says what the funnel index holds, so that the planner reads the index alone.
+            pageviews = pageviews.filter(LessThanOrEqual(Length("path"), FUNNEL_PATH_MAX))
+        parts.append(_items_values(pageviews, 0, _label("path", "page", paths, labels)))
+    if names:
+        events = Event.objects.filter(_in_period(query), name__in=names, visitor__isnull=False)
+        parts.append(_items_values(events, 1, _label("name", "event", names, labels)))
+    compiled = [part.query.sql_with_params() for part in parts]
+    for _, part_params in compiled:
+        params.extend(part_params)
+    return " UNION ALL ".join(f"({sql})" for sql, _ in compiled), params
+
+
+def _label(field: str, kind: str, values: list[str], labels: dict) -> Case:
+    whens = [When(**{field: value}, then=Value(labels[(kind, value)])) for value in values]
+    return Case(*whens, output_field=IntegerField())
+
+
+def _items_values(items, kind: int, label):
+    return items.annotate(
+        visitor_key=F("visitor_id"), at=F("timestamp"), item_kind=Value(kind), item_id=F("pk"), label=label
+    ).values_list("visitor_key", "at", "item_kind", "item_id", "label")
+
+
+def _matched(step: FunnelStep) -> tuple[str, str]:
+    return ("page", step.path) if step.path else ("event", step.event)

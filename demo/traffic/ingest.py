@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.db.models import Case, DateTimeField, Value, When
 from django.test import override_settings
 
 from accounts.services import user_signup
@@ -126,7 +127,8 @@ def signups_record(*, chunk: Chunk, visitors: list[PlannedVisitor]) -> list[tupl
     with the same seed) is skipped. The signup service stamps the present; demo
     history is in the past, so each user's creation, built-in events and signup
     marker are moved to the planned moment in the same transaction, before the
-    stitch (after the chunk) reads them. One transaction for the lot.
+    stitch (after the chunk) reads them. One transaction for the lot, and one
+    statement per table for the moves.
     """
     environment = chunk.environment
     signed_up = []
@@ -135,6 +137,7 @@ def signups_record(*, chunk: Chunk, visitors: list[PlannedVisitor]) -> list[tupl
             user = _signup(environment, visitor)
             if user is not None:
                 signed_up.append((visitor, user))
+        _backdate_signups(environment, [(user, visitor.signup.at) for visitor, user in signed_up])
     # Also those whose queued stitch never reaches the chunk (inside a caller's transaction, a test's).
     chunk.stitch_visitor_ids.update(
         Visitor.objects.filter(
@@ -156,7 +159,6 @@ def _signup(environment: Environment, visitor: PlannedVisitor) -> EndUser | None
                 name=signup.name,
                 visitor_id=visitor.public_id,
             )
-            _backdate_signup(user, signup.at)
     except ApplicationError as error:
         if error.code == "email_taken":
             return None
@@ -164,11 +166,16 @@ def _signup(environment: Environment, visitor: PlannedVisitor) -> EndUser | None
     return user
 
 
-def _backdate_signup(user: EndUser, at: datetime) -> None:
-    EndUser.objects.filter(pk=user.pk).update(created_at=at, password=make_password(None))
-    Event.objects.filter(environment_id=user.environment_id, user=user, name__startswith="user.").update(timestamp=at)
-    Attribution.objects.filter(user=user, kind=Attribution.Kind.SIGNUP_TOUCH).update(at=at)
-    user.created_at = at
+def _backdate_signups(environment: Environment, moves: list[tuple[EndUser, datetime]]) -> None:
+    if not moves:
+        return
+    for user, at in moves:
+        user.created_at, user.password = at, make_password(None)
+    EndUser.objects.bulk_update([user for user, _ in moves], ["created_at", "password"])
+    ids = [user.pk for user, _ in moves]
+    planned = Case(*[When(user_id=user.pk, then=Value(at)) for user, at in moves], output_field=DateTimeField())
+    Event.objects.filter(environment=environment, user_id__in=ids, name__startswith="user.").update(timestamp=planned)
+    Attribution.objects.filter(user_id__in=ids, kind=Attribution.Kind.SIGNUP_TOUCH).update(at=planned)
 
 
 def business_events_write(*, environment: Environment, events: list[dict], received_at: datetime) -> int:

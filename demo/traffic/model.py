@@ -12,6 +12,7 @@ import random
 import string
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import accumulate
 
 from . import site
 
@@ -60,9 +61,32 @@ class PlannedVisitor:
     business_events: list[PlannedBusinessEvent] = field(default_factory=list)
 
 
-def _pick(rng: random.Random, weighted):
-    items, weights = zip(*weighted, strict=True)
-    return rng.choices(items, weights=weights)[0]
+@dataclass(frozen=True)
+class Weighted:
+    """Items to pick from by weight, their running totals summed once rather than per pick.
+
+    `pick` draws what `rng.choices(items, weights)` draws, from the same one random number.
+    """
+
+    items: tuple
+    cumulative: tuple
+
+    @classmethod
+    def of(cls, weighted) -> "Weighted":
+        items, weights = zip(*weighted, strict=True)
+        return cls(items=items, cumulative=tuple(accumulate(weights)))
+
+    def pick(self, rng: random.Random):
+        return rng.choices(self.items, cum_weights=self.cumulative)[0]
+
+
+USER_AGENTS = Weighted.of([((ua, w, s), w) for ua, w, s in site.USER_AGENTS])
+PLACES = Weighted.of([(place, place[-1]) for place in site.PLACES])
+SOURCES = Weighted.of([(source, source.weight) for source in site.SOURCES])
+HOURS = Weighted.of(list(zip(range(24), HOUR_WEIGHTS, strict=True)))
+MARKETING_NEXT = {page: Weighted.of(choices) for page, choices in site.MARKETING_NEXT.items()}
+OTHER_NEXT = Weighted.of([("/", 20), ("", 60)])
+APP_NEXT = Weighted.of(site.APP_NEXT)
 
 
 class TrafficModel:
@@ -74,8 +98,8 @@ class TrafficModel:
 
     def visitor(self, index: int) -> PlannedVisitor:
         rng = random.Random(f"{self.seed}:{index}")
-        user_agent, _, screen = _pick(rng, [((ua, w, s), w) for ua, w, s in site.USER_AGENTS])
-        country, region, city, locale, time_zone, _ = _pick(rng, [(place, place[-1]) for place in site.PLACES])
+        user_agent, _, screen = USER_AGENTS.pick(rng)
+        country, region, city, locale, time_zone, _ = PLACES.pick(rng)
         visitor = PlannedVisitor(
             index=index,
             public_id="vis_" + "".join(rng.choice(BASE62) for _ in range(24)),
@@ -104,7 +128,7 @@ class TrafficModel:
             weekend = moment.weekday() >= 5
             if weekend and rng.random() < 0.35:
                 continue
-            hour = rng.choices(range(24), weights=HOUR_WEIGHTS)[0]
+            hour = HOURS.pick(rng)
             moment = moment.replace(hour=hour, minute=0, second=0, microsecond=0)
             moment += timedelta(seconds=rng.randrange(3600))
             if moment < self.now:
@@ -112,10 +136,8 @@ class TrafficModel:
 
     def _session(self, rng: random.Random, visitor: PlannedVisitor, at: datetime, *, returning: bool):
         signed_up = visitor.signup is not None
-        if returning and rng.random() < 0.6:
-            source = site.SOURCES[0]  # most return visits are typed or bookmarked
-        else:
-            source = _pick(rng, [(source, source.weight) for source in site.SOURCES])
+        # Most return visits are typed or bookmarked.
+        source = site.SOURCES[0] if returning and rng.random() < 0.6 else SOURCES.pick(rng)
         page = "APP" if signed_up and rng.random() < 0.7 else rng.choice(source.landings)
         page = self._concrete(rng, page)
         query = f"?{source.query}" if source.query else ""
@@ -148,11 +170,11 @@ class TrafficModel:
 
     def _next(self, rng: random.Random, page: str, signed_up: bool) -> str:
         if page.startswith("/app"):
-            choices = site.APP_NEXT
+            choices = APP_NEXT
         else:
             key = "BLOG" if page.startswith("/blog/") else "DOCS" if page.startswith("/docs/") else page
-            choices = site.MARKETING_NEXT.get(key, [("/", 20), ("", 60)])
-        chosen = _pick(rng, choices)
+            choices = MARKETING_NEXT.get(key, OTHER_NEXT)
+        chosen = choices.pick(rng)
         if signed_up and chosen == "/signup":
             chosen = "/app"
         return self._concrete(rng, chosen) if chosen else ""
