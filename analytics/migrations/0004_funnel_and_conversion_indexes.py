@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0002_report_indexes'),
+        ('analytics', '0003_environment_leading_indexes'),
         ('identity', '0001_initial'),
     ]
 
