@@ -304,3 +304,99 @@ class CollectBatch(models.Model):
             # The writer takes the oldest batches that have not failed too often.
             models.Index(fields=["id"], name="collectbatch_pending", condition=Q(attempts__lt=5)),
         ]
+
+
+class RollupState(models.Model):
+    """An environment whose report rollups are built, and the time zone its days are in.
+
+    Reports read the rollups only while `time_zone` is still the environment's: after a
+    change the days would be wrong, so they read the raw rows until a rebuild.
+    """
+
+    environment = models.OneToOneField(Environment, on_delete=models.CASCADE, related_name="+")
+    time_zone = models.CharField(max_length=64)
+    built_at = models.DateTimeField()
+    refreshed_at = models.DateTimeField()
+
+
+class RollupDirtyDay(models.Model):
+    """A local day whose raw rows changed since the rollups last read them."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["environment", "day"], name="rollupdirtyday_unique_env_day")]
+
+
+class RollupDay(models.Model):
+    """Additive sums per local day and property value: every metric but visitors.
+
+    `property` is "" for the whole environment (value ""), a breakdown property
+    (`channel`, `page`, `event`, …) otherwise. Sessions (and their pageviews, bounces
+    and durations) count on the day they started, events on their own day, signups on
+    the user's creation day: the days the raw reports put them in, so summing days is exact.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    property = models.CharField(max_length=16)
+    value = models.CharField(max_length=2048)
+    sessions = models.PositiveIntegerField(default=0)
+    pageviews = models.PositiveIntegerField(default=0)
+    bounces = models.PositiveIntegerField(default=0)
+    durations = models.PositiveBigIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    signups = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # Reports: one property's rows over a period.
+            models.Index(fields=["environment", "property", "day"], name="rollupday_env_property_day"),
+        ]
+
+
+class RollupVisitors(models.Model):
+    """Visitors per local day and property value, by the gap since the visitor's previous day.
+
+    See `analytics.stats.rollups` for why this makes distinct visitors over any period exact.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    property = models.CharField(max_length=16)
+    value = models.CharField(max_length=2048)
+    # Days since the visitor was last active with this value; NULL: not in the horizon.
+    gap = models.PositiveSmallIntegerField(null=True)
+    visitors = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            # Reports: one property's rows over a period.
+            models.Index(fields=["environment", "property", "day"], name="rollupvisitors_env_prop_day"),
+        ]
+
+
+class RollupFlow(models.Model):
+    """Sessions per local day that took one sequence of (up to six) pages.
+
+    `start_page` "" is the flow from each session's entry; a path, the flow from the
+    session's first view of that page (then `page_1` is that path).
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    start_page = models.CharField(max_length=2048)
+    page_1 = models.CharField(max_length=2048)
+    page_2 = models.CharField(max_length=2048, null=True)
+    page_3 = models.CharField(max_length=2048, null=True)
+    page_4 = models.CharField(max_length=2048, null=True)
+    page_5 = models.CharField(max_length=2048, null=True)
+    page_6 = models.CharField(max_length=2048, null=True)
+    sessions = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            # Page flows: the sequences from one start over a period.
+            models.Index(fields=["environment", "start_page", "day"], name="rollupflow_env_start_day"),
+        ]

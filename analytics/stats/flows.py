@@ -18,6 +18,7 @@ from ascendkit_site.errors import ApplicationError
 
 from .memory import with_report_memory
 from .query import StatsQuery
+from .rollups import rollup_flow_counts, rollup_usable
 from .scope import pageviews_in
 
 DEFAULT_STEPS = 3
@@ -33,7 +34,8 @@ def page_flows(*, query: StatsQuery, from_page: str | None = None, steps: int = 
         raise ApplicationError("invalid_steps", f"Page flows follow 2 to {MAX_STEPS} steps, not '{steps}'.")
     if from_page is not None and not from_page.startswith("/"):
         raise ApplicationError("invalid_page", f"The page '{from_page}' is not a path starting with /.")
-    return flows_from_paths(_flow_counts(query, from_page), steps=steps, limit=query.limit)
+    counts = rollup_flow_counts(query, from_page) if rollup_usable(query) else _flow_counts(query, from_page)
+    return flows_from_paths(counts, steps=steps, limit=query.limit)
 
 
 # The database does the walking (PostHog's paths query): number each session's pages
