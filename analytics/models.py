@@ -378,25 +378,23 @@ class RollupVisitors(models.Model):
 
 
 class RollupFlow(models.Model):
-    """Sessions per local day that took one sequence of (up to six) pages.
+    """Sessions per local day that viewed `page` at `step` of a flow, then `next_page`.
 
     `start_page` "" is the flow from each session's entry; a path, the flow from the
-    session's first view of that page (then `page_1` is that path).
+    session's first view of that page (step 1 is that page). `next_page` NULL: the
+    session left at that page. Steps 1 to 5, reloads not counted (see flows.py).
     """
 
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     start_page = models.CharField(max_length=2048)
-    page_1 = models.CharField(max_length=2048)
-    page_2 = models.CharField(max_length=2048, null=True)
-    page_3 = models.CharField(max_length=2048, null=True)
-    page_4 = models.CharField(max_length=2048, null=True)
-    page_5 = models.CharField(max_length=2048, null=True)
-    page_6 = models.CharField(max_length=2048, null=True)
+    step = models.PositiveSmallIntegerField()
+    page = models.CharField(max_length=2048)
+    next_page = models.CharField(max_length=2048, null=True)
     sessions = models.PositiveIntegerField()
 
     class Meta:
         indexes = [
-            # Page flows: the sequences from one start over a period.
+            # Page flows: the steps from one start over a period.
             models.Index(fields=["environment", "start_page", "day"], name="rollupflow_env_start_day"),
         ]

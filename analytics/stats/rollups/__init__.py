@@ -3,7 +3,7 @@
 Three tables per environment, each row one local day (Environment.time_zone, recorded
 in RollupState): `RollupDay`, the additive sums (sessions, pageviews, bounces,
 durations, events, signups) per property value; `RollupVisitors`, for distinct
-visitors; `RollupFlow`, sessions per sequence of pages for page flows.
+visitors; `RollupFlow`, for page flows: sessions per (start, step, page, next page).
 
 Visitors are not additive: a visitor active on two days of a period counts once.
 So for each (visitor, value, day) the visitor was active on, the build finds the
@@ -24,7 +24,7 @@ from .marks import rollup_day_mark, rollup_days_touch, rollup_rows_first_day, ro
 from .read import (
     rollup_daily,
     rollup_event_sums,
-    rollup_flow_counts,
+    rollup_flow_steps,
     rollup_page_sums,
     rollup_property_sums,
     rollup_totals,
@@ -38,7 +38,7 @@ __all__ = [
     "rollup_environment_rebuild",
     "rollup_environment_refresh",
     "rollup_event_sums",
-    "rollup_flow_counts",
+    "rollup_flow_steps",
     "rollup_page_sums",
     "rollup_property_sums",
     "rollup_rows_first_day",

@@ -131,7 +131,7 @@ GROUP BY day, property, value, 5
 
 # The page flows' walk (flows.py), stored per day and start: each session's pages
 # in time order without reloads, from its entry ("") and from its first view of
-# each page it viewed, six pages at most.
+# each page it viewed; for each of five steps, the page and the one after it.
 _FLOWS_SQL = """
 WITH viewed AS (
     SELECT v.session_id, v.path, v.timestamp, v.id, (s.started_at AT TIME ZONE %(zone)s)::date AS day,
@@ -142,33 +142,23 @@ WITH viewed AS (
       AND s.started_at >= %(since)s AND v.timestamp >= %(since)s
 ),
 pages AS (
-    SELECT session_id, day, path, ROW_NUMBER() OVER (PARTITION BY session_id ORDER BY timestamp, id) AS position
+    SELECT session_id, day, path,
+           ROW_NUMBER() OVER in_order AS position,
+           LEAD(path) OVER in_order AS next_path
     FROM viewed
     WHERE previous_path IS NULL OR previous_path <> path
+    WINDOW in_order AS (PARTITION BY session_id ORDER BY timestamp, id)
 ),
 starts AS (
-    SELECT session_id, day, '' AS start_page, 1 AS first_position FROM pages WHERE position = 1
+    SELECT session_id, '' AS start_page, 1 AS first_position FROM pages WHERE position = 1
     UNION ALL
-    SELECT session_id, day, path, MIN(position) FROM pages GROUP BY session_id, day, path
-),
-flows AS (
-    SELECT st.day, st.start_page,
-           MAX(CASE WHEN p.position = st.first_position THEN p.path END) AS page_1,
-           MAX(CASE WHEN p.position = st.first_position + 1 THEN p.path END) AS page_2,
-           MAX(CASE WHEN p.position = st.first_position + 2 THEN p.path END) AS page_3,
-           MAX(CASE WHEN p.position = st.first_position + 3 THEN p.path END) AS page_4,
-           MAX(CASE WHEN p.position = st.first_position + 4 THEN p.path END) AS page_5,
-           MAX(CASE WHEN p.position = st.first_position + 5 THEN p.path END) AS page_6
-    FROM starts st
-    JOIN pages p ON p.session_id = st.session_id
-                AND p.position BETWEEN st.first_position AND st.first_position + 5
-    GROUP BY st.session_id, st.day, st.start_page
+    SELECT session_id, path, MIN(position) FROM pages GROUP BY session_id, path
 )
-INSERT INTO analytics_rollupflow
-    (environment_id, day, start_page, page_1, page_2, page_3, page_4, page_5, page_6, sessions)
-SELECT %(environment)s, day, start_page, page_1, page_2, page_3, page_4, page_5, page_6, COUNT(*)
-FROM flows
-GROUP BY day, start_page, page_1, page_2, page_3, page_4, page_5, page_6
+INSERT INTO analytics_rollupflow (environment_id, day, start_page, step, page, next_page, sessions)
+SELECT %(environment)s, p.day, st.start_page, p.position - st.first_position + 1, p.path, p.next_path, COUNT(*)
+FROM starts st
+JOIN pages p ON p.session_id = st.session_id AND p.position BETWEEN st.first_position AND st.first_position + 4
+GROUP BY p.day, st.start_page, p.position - st.first_position + 1, p.path, p.next_path
 """
 
 _ROLLUP_MODELS = (RollupDay, RollupVisitors, RollupFlow)

@@ -5,6 +5,8 @@ breakdown's page and event sums, flows' sequences), so the reports finish,
 round and sort both the same way.
 """
 
+from collections import Counter
+
 from django.db import connection
 from django.db.models import Sum
 
@@ -120,11 +122,8 @@ def rollup_event_sums(query: StatsQuery) -> dict:
     return {row["value"]: {"events": row["events"], "visitors": visitors.get(row["value"], 0)} for row in rows}
 
 
-_PAGES = ("page_1", "page_2", "page_3", "page_4", "page_5", "page_6")
-
-
-def rollup_flow_counts(query: StatsQuery, from_page: str | None) -> list[tuple[list[str], int]]:
-    """(the flow's pages, sessions), one entry per distinct sequence, as flows' raw walk."""
+def rollup_flow_steps(query: StatsQuery, from_page: str | None) -> Counter:
+    """Sessions per (step from 0, page, next page or None), as flows' `flow_steps_of`."""
     rows = (
         RollupFlow.objects.filter(
             environment=query.environment,
@@ -132,8 +131,8 @@ def rollup_flow_counts(query: StatsQuery, from_page: str | None) -> list[tuple[l
             day__gte=query.date_from,
             day__lte=query.date_to,
         )
-        .values_list(*_PAGES)
-        .annotate(count=Sum("sessions"))
+        .values_list("step", "page", "next_page")
+        .annotate(sessions=Sum("sessions"))
         .order_by()
     )
-    return [([page for page in row[:-1] if page is not None], row[-1]) for row in rows]
+    return Counter({(step - 1, page, following): sessions for step, page, following, sessions in rows})
