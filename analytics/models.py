@@ -320,13 +320,14 @@ class RollupState(models.Model):
 
 
 class RollupDirtyDay(models.Model):
-    """A local day whose raw rows changed since the rollups last read them."""
+    """A local day whose raw rows changed since the rollups last read them.
+
+    Not unique per day, on purpose: a writer only ever inserts, so it never waits on
+    another writer's mark nor on a refresh that is deleting the marks it read.
+    """
 
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["environment", "day"], name="rollupdirtyday_unique_env_day")]
 
 
 class RollupDay(models.Model):

@@ -9,8 +9,8 @@ that moved to an earlier start left its old day too.
 
 Marks and data commit together in the writer's transaction, and each statement
 here reads what had committed when it began (READ COMMITTED): a mark this refresh
-takes away was committed with its rows, which the statements after it see. A mark
-committed later stays for the next refresh.
+reads was committed with its rows, which the statements after it see, and only the
+marks it read are deleted. A mark committed later stays for the next refresh.
 """
 
 from datetime import date, datetime, time, timedelta
@@ -188,27 +188,35 @@ def rollups_refresh() -> dict[int, date]:
 
 
 def rollup_environment_refresh(*, environment: Environment) -> date | None:
-    """One environment's marked days and every day after them, in one transaction."""
+    """One environment's marked days and every day after them, in one transaction.
+
+    The marks read first are deleted last, by key: their rows had committed with
+    them, so every statement between saw those rows. A mark that commits meanwhile
+    is not among them and stays for the next refresh.
+    """
     with transaction.atomic():
         _lock(environment)
+        marks = list(RollupDirtyDay.objects.filter(environment=environment).values_list("pk", "day"))
         state = RollupState.objects.filter(environment=environment).first()
         if state is None or state.time_zone != environment.time_zone:
-            return _build(environment, state, since_day=None)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "DELETE FROM analytics_rollupdirtyday WHERE environment_id = %s RETURNING day", [environment.pk]
-            )
-            days = [day for (day,) in cursor.fetchall()]
-        if not days:
+            since_day = None  # everything, in the new zone
+        elif marks:
+            since_day = min(day for _, day in marks)
+        else:
             return None
-        return _build(environment, state, since_day=min(days))
+        first_day = _build(environment, state, since_day=since_day)
+        RollupDirtyDay.objects.filter(pk__in=[pk for pk, _ in marks]).delete()
+        return first_day
 
 
 def rollup_environment_rebuild(*, environment: Environment) -> date | None:
     """Build an environment's rollups from scratch (first use, a new time zone, the bench)."""
     with transaction.atomic():
         _lock(environment)
-        return _build(environment, RollupState.objects.filter(environment=environment).first(), since_day=None)
+        marks = list(RollupDirtyDay.objects.filter(environment=environment).values_list("pk", flat=True))
+        first_day = _build(environment, RollupState.objects.filter(environment=environment).first(), since_day=None)
+        RollupDirtyDay.objects.filter(pk__in=marks).delete()
+        return first_day
 
 
 def _lock(environment: Environment) -> None:
@@ -229,7 +237,6 @@ def _build(environment: Environment, state: RollupState | None, *, since_day: da
     zone = environment_zone(environment)
     now = timezone.now()
     if since_day is None:
-        RollupDirtyDay.objects.filter(environment=environment).delete()
         for model in _ROLLUP_MODELS:
             model.objects.filter(environment=environment).delete()
         since_day = _first_day(environment)

@@ -40,8 +40,7 @@ def rollup_days_touch(
     days = {(environment_id, moment.astimezone(zones[environment_id]).date()) for environment_id, moment in moments}
     if days:
         RollupDirtyDay.objects.bulk_create(
-            [RollupDirtyDay(environment_id=environment_id, day=day) for environment_id, day in sorted(days)],
-            ignore_conflicts=True,
+            [RollupDirtyDay(environment_id=environment_id, day=day) for environment_id, day in sorted(days)]
         )
 
 
