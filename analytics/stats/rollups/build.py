@@ -169,8 +169,10 @@ def rollups_refresh() -> dict[int, date]:
     """Recompute every environment's marked days; rebuild those whose time zone changed.
 
     Answers {environment ID: the first day recomputed}. Environments never built are
-    built on their first mark.
+    built on their first mark. Nothing to do on SQLite, where nothing is marked.
     """
+    if connection.vendor != "postgresql":
+        return {}
     marked = set(RollupDirtyDay.objects.values_list("environment_id", flat=True).distinct())
     rezoned = {
         environment_id

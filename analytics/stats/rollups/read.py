@@ -1,7 +1,7 @@
 """Reading the rollups: the same sums the raw reports compute, from a few rows per day.
 
 Each function answers in the shape of its raw counterpart (`metric_sums`,
-breakdown's page and event sums, flows' sequences), so the reports finish,
+breakdown's page and event sums, flows' step counts), so the reports finish,
 round and sort both the same way.
 """
 
