@@ -12,7 +12,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from analytics.models import RollupDay, RollupDirtyDay, RollupState, Session
-from analytics.services.deletion import user_erase
+from analytics.services.deletion import user_erase, visitors_purge_anonymous
 from analytics.stats import (
     ALL_METRICS,
     BREAKDOWN_PROPERTIES,
@@ -194,6 +194,17 @@ def test_erasing_a_user_marks_their_days_and_the_refresh_takes_them_out(site):
 
     marked = set(RollupDirtyDay.objects.filter(environment=site).values_list("day", flat=True))
     assert min(marked) <= first_session.started_at.astimezone(environment_zone(site)).date()
+    rollups_refresh()
+    assert_rollups_answer_as_raw(site)
+
+
+def test_the_retention_purge_marks_what_it_removes(site):
+    rollup_environment_rebuild(environment=site)
+
+    removed = visitors_purge_anonymous(older_than_days=10)
+
+    assert removed.sessions > 0
+    assert RollupDirtyDay.objects.filter(environment=site).exists()
     rollups_refresh()
     assert_rollups_answer_as_raw(site)
 

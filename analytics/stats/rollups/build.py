@@ -85,6 +85,7 @@ FROM (
     ) AS signed_up
     GROUP BY day, path
 ) AS parts
+WHERE day >= %(since_day)s
 GROUP BY day, property, value
 """
 
@@ -159,8 +160,14 @@ INSERT INTO analytics_rollupflow (environment_id, day, start_page, step, page, n
 SELECT %(environment)s, p.day, st.start_page, p.position - st.first_position + 1, p.path, p.next_path, COUNT(*)
 FROM starts st
 JOIN pages p ON p.session_id = st.session_id AND p.position BETWEEN st.first_position AND st.first_position + 4
+WHERE p.day >= %(since_day)s
 GROUP BY p.day, st.start_page, p.position - st.first_position + 1, p.path, p.next_path
 """
+
+# Where a clock change falls at midnight, the day's first instant is not simply its
+# midnight: rows are read from a little earlier, and each statement keeps only the
+# days it recomputes.
+_MIDNIGHT_SLACK = timedelta(hours=3)
 
 _ROLLUP_MODELS = (RollupDay, RollupVisitors, RollupFlow)
 
@@ -251,7 +258,7 @@ def _build(environment: Environment, state: RollupState | None, *, since_day: da
         params = {
             "environment": environment.pk,
             "zone": zone.key,
-            "since": datetime.combine(since_day, time.min, tzinfo=zone),
+            "since": datetime.combine(since_day, time.min, tzinfo=zone) - _MIDNIGHT_SLACK,
             "since_day": since_day,
             "lookback": datetime.combine(since_day - timedelta(days=GAP_HORIZON_DAYS), time.min, tzinfo=zone),
             "horizon": GAP_HORIZON_DAYS,
