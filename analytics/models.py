@@ -1,7 +1,10 @@
 """Visitors, their sessions, pageviews and events, and first-touch attribution.
 
 Every table carries its environment, and every composite index starts with it: no
-query in this project reads across environments. The session's device, geography
+query in this project reads across environments. The tables with such indexes have
+no index on the environment alone: it would cost every insert and serve no query,
+and on a table whose statistics are not yet gathered the planner takes it for the
+best way to a few rows of an environment. The session's device, geography
 and source are copied onto each pageview so that the dashboard's breakdowns read
 one table without a join (the same trade shynet makes for `Hit.service`).
 """
@@ -37,7 +40,7 @@ class Visitor(PublicIdModel):
 
     public_id_prefix = "vis"
 
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+", db_index=False)
     user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="visitors")
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
@@ -97,7 +100,7 @@ class Session(TrafficFields, PublicIdModel):
 
     public_id_prefix = "ses"
 
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+", db_index=False)
     visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="sessions")
     user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions")
     started_at = models.DateTimeField()
@@ -138,7 +141,7 @@ class Session(TrafficFields, PublicIdModel):
 
 
 class Pageview(TrafficFields, models.Model):
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+", db_index=False)
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="pageviews")
     visitor = models.ForeignKey(Visitor, on_delete=models.CASCADE, related_name="pageviews")
     user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="pageviews")
@@ -174,7 +177,7 @@ class Event(PublicIdModel):
         SERVER = "server"
         BUILTIN = "builtin"
 
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+", db_index=False)
     session = models.ForeignKey(Session, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
@@ -209,7 +212,7 @@ class Attribution(models.Model):
         FIRST_TOUCH = "first_touch"
         SIGNUP_TOUCH = "signup_touch"
 
-    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     visitor = models.ForeignKey(Visitor, null=True, blank=True, on_delete=models.CASCADE, related_name="attributions")
     user = models.ForeignKey(EndUser, null=True, blank=True, on_delete=models.CASCADE, related_name="attributions")

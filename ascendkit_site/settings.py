@@ -57,6 +57,8 @@ MIDDLEWARE = [
     # First: it rewrites into the API's error shape what the others answer under /v1/.
     "ascendkit_site.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before the rest: browsers' collect requests need none of it (see the module).
+    "analytics.middleware.CollectShortcutMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy, see "Security headers" below
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -24,8 +24,6 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import geoip2.database
-import geoip2.errors
 import maxminddb
 from _maxminddb_geolite2 import geolite2_database
 from django.conf import settings
@@ -59,7 +57,9 @@ class DatabaseAge:
         return f"The GeoIP database {self.path} was built on {self.built.isoformat()}, {self.days} days ago"
 
 
-_reader: geoip2.database.Reader | None = None
+# maxminddb's own reader, not geoip2's: geoip2 builds a model of a dozen objects per
+# lookup, which cost more than the lookup, for the three names used here.
+_reader: maxminddb.Reader | None = None
 _reader_lock = threading.Lock()
 
 
@@ -68,14 +68,24 @@ def place_for_ip(ip: str | None) -> Place:
     if address is None:
         return UNKNOWN_PLACE
     try:
-        found = _get_reader().city(address)
-    except (geoip2.errors.AddressNotFoundError, ValueError):
+        record = _get_reader().get(address)
+    except ValueError:
         return UNKNOWN_PLACE
-    except (geoip2.errors.GeoIP2Error, maxminddb.InvalidDatabaseError) as exc:
+    except maxminddb.InvalidDatabaseError as exc:
         logger.error("GeoIP lookup failed: %s", type(exc).__name__)
         return UNKNOWN_PLACE
-    region = found.subdivisions[0].name if found.subdivisions else None
-    return Place(country=found.country.iso_code or "", region=region or "", city=found.city.name or "")
+    if not record:
+        return UNKNOWN_PLACE
+    subdivisions = record.get("subdivisions") or [{}]
+    return Place(
+        country=(record.get("country") or {}).get("iso_code") or "",
+        region=_english_name(subdivisions[0]),
+        city=_english_name(record.get("city")),
+    )
+
+
+def _english_name(place: dict | None) -> str:
+    return ((place or {}).get("names") or {}).get("en") or ""
 
 
 def open_database() -> DatabaseAge:
@@ -104,7 +114,7 @@ def _public_address(ip: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Add
     return address if address.is_global else None
 
 
-def _get_reader() -> geoip2.database.Reader:
+def _get_reader() -> maxminddb.Reader:
     global _reader
     if _reader is None:
         with _reader_lock:
@@ -117,14 +127,14 @@ def _database_path() -> str:
     return settings.GEOIP_DATABASE or geolite2_database()
 
 
-def _age(reader: geoip2.database.Reader, path: str) -> DatabaseAge:
+def _age(reader: maxminddb.Reader, path: str) -> DatabaseAge:
     built = datetime.fromtimestamp(reader.metadata().build_epoch, tz=UTC).date()
     return DatabaseAge(path=path, built=built, days=(datetime.now(tz=UTC).date() - built).days)
 
 
-def _open_reader(path: str) -> geoip2.database.Reader:
+def _open_reader(path: str) -> maxminddb.Reader:
     try:
-        reader = geoip2.database.Reader(path, mode=maxminddb.MODE_AUTO)
+        reader = maxminddb.open_database(path, mode=maxminddb.MODE_AUTO)
     except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
         raise ImproperlyConfigured(f"GEOIP_DATABASE: cannot open {path!r} as a GeoIP2 database ({exc})") from exc
     database_type = reader.metadata().database_type

@@ -156,6 +156,34 @@ def test_it_answers_a_preflight(api, tenant):
     assert "POST" in response["Access-Control-Allow-Methods"]
 
 
+def test_the_short_way_through_the_middleware_keeps_the_security_headers(api, tenant):
+    response = collect(api, tenant, batch([pageview()]))
+
+    assert response.status_code == 202
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    # The middleware after the shortcut did not run: no cookie, no page policy.
+    assert "Set-Cookie" not in response and "Content-Security-Policy" not in response
+
+
+def test_the_short_way_still_refuses_a_host_that_is_not_served(api, tenant, settings):
+    settings.ALLOWED_HOSTS = ["collect.example.com"]
+
+    response = collect(api, tenant, batch([pageview()]), HTTP_HOST="evil.example.net")
+
+    assert response.status_code == 400
+    assert error_code(response) == "bad_request"
+    assert not Pageview.objects.exists()
+
+
+def test_the_preflight_and_other_routes_take_the_whole_middleware_chain(api, tenant):
+    preflight = api.options(COLLECT, HTTP_ORIGIN="https://example.com", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+    page = api.get("/portal/login/")
+
+    assert preflight.status_code == 204
+    assert "Content-Security-Policy" in page
+
+
 def test_it_accepts_an_allowed_origin(api, tenant):
     tenant.environment.allowed_origins = ["https://example.com"]
     tenant.environment.save()

@@ -79,12 +79,14 @@ def test_it_opens_the_database_once():
 
 
 def test_it_logs_a_failed_lookup_without_the_address(monkeypatch, caplog):
-    place_for_ip("8.8.8.8")
+    class BrokenReader:
+        def get(self, ip):
+            raise maxminddb.InvalidDatabaseError(f"corrupt data near {ip}")
 
-    def broken_city(ip):
-        raise maxminddb.InvalidDatabaseError(f"corrupt data near {ip}")
+        def close(self):
+            pass
 
-    monkeypatch.setattr(geo._reader, "city", broken_city)
+    monkeypatch.setattr(geo, "_reader", BrokenReader())
     with caplog.at_level(logging.ERROR, logger=geo.__name__):
         assert place_for_ip("85.214.132.117") == UNKNOWN_PLACE
     assert "InvalidDatabaseError" in caplog.text

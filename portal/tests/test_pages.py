@@ -4,7 +4,9 @@ import importlib
 
 import pytest
 
+from analytics.models import CollectBatch
 from analytics.tests.factories import EndUserFactory
+from analytics.tests.helpers import batch, pageview
 from identity.models import EndUser
 
 from .html import rows, text
@@ -130,3 +132,15 @@ def test_the_settings_page_lists_the_organizations_team(personas, owner):
     team = rows(html, "team-table")[1:]
     assert [(row[0], row[1]) for row in team] == [("owner@acme.test", "owner"), ("viewer@acme.test", "viewer")]
     assert "owner@globex.test" not in html
+
+
+def test_the_profile_shows_traffic_that_is_still_queued(personas, owner, traffic, settings, api):
+    settings.COLLECT_QUEUE = True
+    visit = batch([pageview("https://example.com/queued-page")], visitor_id=traffic.visitors[0].public_id)
+    api.post_json("/v1/analytics/collect", visit, HTTP_X_ASCENDKIT_ENV_KEY=personas.environment.env_key)
+    assert CollectBatch.objects.count() == 1
+
+    html = owner.get(personas.url(f"users/{traffic.user.public_id}/")).content.decode()
+
+    assert "/queued-page" in text(html)
+    assert CollectBatch.objects.count() == 0

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.services import user_approve as end_user_approve
 from analytics.selectors import InvalidCursor, user_profile, user_timeline
+from analytics.services.collect import collect_queue_flush
 
 from ..access import environment_for_member, require_manager
 from ..selectors import end_user_get, end_users_search, waitlisted_users
@@ -43,6 +44,7 @@ def user_detail(request, org, project, environment, user_id):
     user = end_user_get(environment=access.environment, public_id=user_id)
     if user is None:
         raise Http404("No such user.")
+    collect_queue_flush(environment=access.environment)  # accepted traffic shows, even if still queued
     try:
         timeline = user_timeline(user=user, cursor=request.GET.get("cursor") or None, limit=TIMELINE_PAGE_SIZE)
     except InvalidCursor:
