@@ -357,6 +357,8 @@ class RollupDay(models.Model):
         indexes = [
             # Reports: one property's rows over a period.
             models.Index(fields=["environment", "property", "day"], name="rollupday_env_property_day"),
+            # Refresh: the rows from the first recomputed day on.
+            models.Index(fields=["environment", "day"], name="rollupday_env_day"),
         ]
 
 
@@ -378,6 +380,8 @@ class RollupVisitors(models.Model):
         indexes = [
             # Reports: one property's rows over a period.
             models.Index(fields=["environment", "property", "day"], name="rollupvisitors_env_prop_day"),
+            # Refresh: the rows from the first recomputed day on.
+            models.Index(fields=["environment", "day"], name="rollupvisitors_env_day"),
         ]
 
 
@@ -401,4 +405,6 @@ class RollupFlow(models.Model):
         indexes = [
             # Page flows: the steps from one start over a period.
             models.Index(fields=["environment", "start_page", "day"], name="rollupflow_env_start_day"),
+            # Refresh: the rows from the first recomputed day on.
+            models.Index(fields=["environment", "day"], name="rollupflow_env_day"),
         ]
