@@ -19,6 +19,7 @@ from django.utils import timezone
 from analytics.models import Visitor
 from analytics.services.events import event_record_builtin
 from analytics.services.stitching import LinkResult, visitor_link
+from analytics.stats.rollups import rollup_days_touch
 from ascendkit_site import ids
 from ascendkit_site.errors import ApplicationError
 from identity.models import EndUser, Environment, UserToken, hash_secret, make_user_token
@@ -120,6 +121,7 @@ def user_signup(
                 user.save(force_insert=True)
         except IntegrityError:
             raise _email_taken() from None
+        rollup_days_touch(environments=[environment], users=[user])
         # The built-in events name the browser they happened on.
         visitor = _browser_visitor_link(environment=environment, user=user, visitor_id=visitor_id, signup=True)
         _builtin_event(user=user, name="user.created", at=user.created_at, visitor=visitor)

@@ -322,3 +322,104 @@ class CollectBatch(models.Model):
             # The writer takes the oldest batches that have not failed too often.
             models.Index(fields=["id"], name="collectbatch_pending", condition=Q(attempts__lt=5)),
         ]
+
+
+class RollupState(models.Model):
+    """An environment whose report rollups are built, and the time zone its days are in.
+
+    Reports read the rollups only while `time_zone` is still the environment's: after a
+    change the days would be wrong, so they read the raw rows until a rebuild.
+    """
+
+    environment = models.OneToOneField(Environment, on_delete=models.CASCADE, related_name="+")
+    time_zone = models.CharField(max_length=64)
+    built_at = models.DateTimeField()
+    refreshed_at = models.DateTimeField()
+
+
+class RollupDirtyDay(models.Model):
+    """A local day whose raw rows changed since the rollups last read them.
+
+    Not unique per day, on purpose: a writer only ever inserts, so it never waits on
+    another writer's mark nor on a refresh that is deleting the marks it read.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+
+
+class RollupDay(models.Model):
+    """Additive sums per local day and property value: every metric but visitors.
+
+    `property` is "" for the whole environment (value ""), a breakdown property
+    (`channel`, `page`, `event`, …) otherwise. Sessions (and their pageviews, bounces
+    and durations) count on the day they started, events on their own day, signups on
+    the user's creation day: the days the raw reports put them in, so summing days is exact.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    property = models.CharField(max_length=16)
+    value = models.CharField(max_length=2048)
+    sessions = models.PositiveIntegerField(default=0)
+    pageviews = models.PositiveIntegerField(default=0)
+    bounces = models.PositiveIntegerField(default=0)
+    durations = models.PositiveBigIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    signups = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            # Reports: one property's rows over a period.
+            models.Index(fields=["environment", "property", "day"], name="rollupday_env_property_day"),
+            # Refresh: the rows from the first recomputed day on.
+            models.Index(fields=["environment", "day"], name="rollupday_env_day"),
+        ]
+
+
+class RollupVisitors(models.Model):
+    """Visitors per local day and property value, by the gap since the visitor's previous day.
+
+    See `analytics.stats.rollups` for why this makes distinct visitors over any period exact.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    property = models.CharField(max_length=16)
+    value = models.CharField(max_length=2048)
+    # Days since the visitor was last active with this value; NULL: not in the horizon.
+    gap = models.PositiveSmallIntegerField(null=True)
+    visitors = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            # Reports: one property's rows over a period.
+            models.Index(fields=["environment", "property", "day"], name="rollupvisitors_env_prop_day"),
+            # Refresh: the rows from the first recomputed day on.
+            models.Index(fields=["environment", "day"], name="rollupvisitors_env_day"),
+        ]
+
+
+class RollupFlow(models.Model):
+    """Sessions per local day that viewed `page` at `step` of a flow, then `next_page`.
+
+    `start_page` "" is the flow from each session's entry; a path, the flow from the
+    session's first view of that page (step 1 is that page). `next_page` NULL: the
+    session left at that page. Steps 1 to 5, reloads not counted (see flows.py).
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    start_page = models.CharField(max_length=2048)
+    step = models.PositiveSmallIntegerField()
+    page = models.CharField(max_length=2048)
+    next_page = models.CharField(max_length=2048, null=True)
+    sessions = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            # Page flows: the steps from one start over a period.
+            models.Index(fields=["environment", "start_page", "day"], name="rollupflow_env_start_day"),
+            # Refresh: the rows from the first recomputed day on.
+            models.Index(fields=["environment", "day"], name="rollupflow_env_day"),
+        ]

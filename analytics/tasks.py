@@ -7,6 +7,7 @@ from .services.collect import collect_queue_drain
 from .services.deletion import visitors_purge_anonymous
 from .services.outbox import outbox_dispatch_pending
 from .services.stitching import visitor_stitch, visitors_pending_stitch
+from .stats.rollups import rollups_refresh
 
 # The database being briefly away is the failure worth retrying; anything else is
 # a bug, and the periodic sweeps pick the work up again once it is fixed.
@@ -65,3 +66,12 @@ def collect_queue_sweep() -> int:
         if not taken:
             break
     return written
+
+
+@shared_task
+def refresh_rollups() -> dict:
+    """Recompute the report rollups' changed days (CELERY_BEAT_SCHEDULE); returns {env ID: first day}.
+
+    No retry: the marks stay until a refresh succeeds, and the next run takes them.
+    """
+    return {environment_id: day.isoformat() for environment_id, day in rollups_refresh().items()}

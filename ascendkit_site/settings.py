@@ -207,6 +207,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 50},
     },
+    # Report rollups: the days changed since the last run, so reports lag the raw rows
+    # by at most this period plus one refresh.
+    "refresh-report-rollups": {
+        "task": "analytics.tasks.refresh_rollups",
+        "schedule": timedelta(seconds=30),
+        "options": {"expires": 25},
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------

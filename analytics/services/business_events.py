@@ -21,6 +21,7 @@ from ..enrichment.sources import PageUrl
 from ..items import ItemRejected, item_page, item_properties, item_time, parse_client_time
 from ..models import Event, Session, Visitor
 from ..selectors import stored_message_ids
+from ..stats.rollups import rollup_days_touch
 from .events import outbox_add
 from .sessions import SessionBook, session_books_save, sessions_around
 from .stitching import visitor_link
@@ -174,6 +175,7 @@ def _store(environment: Environment, items: list[BusinessItem], users: dict[str,
         # Exactly the rows this call inserted carry the public IDs minted here.
         stored = list(Event.objects.filter(environment=environment, public_id__in=[e.public_id for e in events]))
         _sessions_uncount_lost(books, events, stored)
+        rollup_days_touch(environments=[environment], sessions=sessions.values(), events=events)
         outbox_add(events=stored)
     return len(stored)
 

@@ -24,6 +24,7 @@ from identity.models import EndUser, Environment
 from ..items import BrowserBatch
 from ..models import Attribution, Event, Pageview, Session, Visitor
 from ..selectors import stored_message_ids
+from ..stats.rollups import rollup_days_touch
 from .bulk import objects_create, rows_copy, rows_insert, rows_update
 from .events import outbox_add
 from .sessions import PageVisit, SessionBook, session_books_save, sessions_around
@@ -176,6 +177,9 @@ def _store(works: list[_VisitorWork]) -> None:
     # the one race left (see browser_batches_write).
     _insert(model=Pageview, rows=pageviews)
     _insert(model=Event, rows=events)
+    rollup_days_touch(
+        environments=[w.environment for w in works], sessions=[s for b in books.values() for s in b.sessions]
+    )
     _outbox_events_of_users(events)
     _first_touches_update(books.values())
     for book in books.values():

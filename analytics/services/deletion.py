@@ -24,6 +24,7 @@ from django.utils import timezone
 from identity.models import EndUser, Environment, UserToken
 
 from ..models import Attribution, Event, Pageview, Session, Visitor
+from ..stats.rollups import rollup_day_mark, rollup_rows_first_day, rollup_rows_touch
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ def _visitors_delete_step(
     (already restricted to `visitor_ids`), so the final delete re-checks it in the
     statement.
     """
+    rollup_rows_touch(environment_id=environment_id, visitor_ids=visitor_ids)
     for model in _VISITOR_CHILDREN:
         pks = list(
             model._base_manager.filter(environment_id=environment_id, visitor_id__in=visitor_ids)
@@ -227,6 +229,8 @@ def user_erase(*, user: EndUser, batch_size: int = DEFAULT_BATCH_SIZE) -> Erasur
     """
     environment_id = user.environment_id
     counts: Counter = Counter()
+    # The user's signup and the rows that name the user leave the reports from this day on.
+    first_day = rollup_rows_first_day(environment_id=environment_id, user=user)
 
     while True:
         visitor_ids = list(
@@ -257,6 +261,7 @@ def user_erase(*, user: EndUser, batch_size: int = DEFAULT_BATCH_SIZE) -> Erasur
         )
 
     _delete_pks(EndUser, [user.pk], counts)
+    rollup_day_mark(environment_id=environment_id, day=first_day)
 
     return ErasureReceipt(
         users=_count(counts, EndUser),

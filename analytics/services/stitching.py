@@ -29,6 +29,7 @@ from identity.models import EndUser, Environment
 
 from ..models import Attribution, Event, Pageview, Session, Visitor
 from ..selectors import user_first_touch
+from ..stats.rollups import rollup_days_touch
 from .visitors import visitor_get_for_update
 
 # Rows rewritten per statement: each batch is its own short transaction, so a long
@@ -247,6 +248,8 @@ def _signup_touch_refresh(user: EndUser) -> int | None:
         try:
             with transaction.atomic():
                 marker.save()
+                # The signup now counts under another session's source, device and pages.
+                rollup_days_touch(environments=[user.environment], users=[user])
             return marker.pk
         except IntegrityError:
             # Collect merged that session into another between our read and write

@@ -15,6 +15,7 @@ from .memory import with_report_memory
 from .metrics import TOTAL, Grouping, metric_sums, metrics_finish
 from .properties import ALL_METRICS, RATE_METRICS, metrics_validate
 from .query import StatsQuery
+from .rollups import rollup_daily, rollup_totals, rollup_usable
 
 
 @with_report_memory
@@ -42,7 +43,8 @@ def stats_aggregate(*, query: StatsQuery, metrics=ALL_METRICS, compare: bool = F
 
 
 def _totals(query: StatsQuery, metrics) -> dict:
-    return metrics_finish(metric_sums(query, metrics, Grouping()).get(TOTAL, {}), metrics)
+    sums = rollup_totals(query) if rollup_usable(query) else metric_sums(query, metrics, Grouping())
+    return metrics_finish(sums.get(TOTAL, {}), metrics)
 
 
 def metric_change(metric: str, previous, current):
@@ -85,7 +87,10 @@ def stats_timeseries(*, query: StatsQuery, metrics=ALL_METRICS) -> list[dict]:
         events=bucket("timestamp"),
         signups=bucket("created_at"),
     )
-    sums = {key(group): row for group, row in metric_sums(query, metrics, grouping).items()}
+    if rollup_usable(query):
+        sums = rollup_daily(query)  # never hourly
+    else:
+        sums = {key(group): row for group, row in metric_sums(query, metrics, grouping).items()}
     series = []
     for local in buckets:
         label = local.replace(tzinfo=zone).isoformat() if query.is_hourly else local.isoformat()

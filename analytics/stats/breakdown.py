@@ -22,6 +22,7 @@ from .properties import (
     shown_value,
 )
 from .query import StatsQuery
+from .rollups import rollup_event_sums, rollup_page_sums, rollup_property_sums, rollup_usable
 from .scope import events_in, pageviews_in, signups_in
 
 DEFAULT_BREAKDOWN_METRICS = ("visitors",)
@@ -34,29 +35,33 @@ def stats_breakdown(
     """[{"channel": "Direct", "visitors": 2, …}], the top `limit` values (default: the query's)."""
     property_validate(property)
     limit = limit or query.limit
+    rolled_up = rollup_usable(query)
     if property == EVENT:
         metrics = metrics_validate(metrics, allowed=EVENT_METRICS, property_name=property)
-        sums = _event_sums(query, metrics)
+        sums = rollup_event_sums(query) if rolled_up else _event_sums(query, metrics)
     elif property == PAGE:
         metrics = metrics_validate(metrics, allowed=PAGE_METRICS, property_name=property)
-        sums = _page_sums(query, metrics)
+        sums = rollup_page_sums(query) if rolled_up else _page_sums(query, metrics)
     else:
         metrics = metrics_validate(metrics)
-        column = SESSION_COLUMNS[property]
-        grouping = Grouping(
-            sessions=F(column),
-            pageviews=F(f"session__{column}"),
-            events=F(f"session__{column}"),
-            signups=F(f"signup_touch__session__{column}"),
-        )
-        sums = metric_sums(query, metrics, grouping)
-        # Signups without a signup session, and events outside sessions, have no value here.
-        sums = {value: row for value, row in sums.items() if value is not None}
+        sums = rollup_property_sums(query, property) if rolled_up else _session_property_sums(query, property, metrics)
     rows = [{property: shown_value(value), **metrics_finish(row, metrics)} for value, row in sums.items()]
     first = metrics[0]
     rows = [row for row in rows if any(row[name] for name in metrics)]
     rows.sort(key=lambda row: (-row[first], row[property]))
     return rows[:limit]
+
+
+def _session_property_sums(query: StatsQuery, property: str, metrics) -> dict:
+    column = SESSION_COLUMNS[property]
+    grouping = Grouping(
+        sessions=F(column),
+        pageviews=F(f"session__{column}"),
+        events=F(f"session__{column}"),
+        signups=F(f"signup_touch__session__{column}"),
+    )
+    # Signups without a signup session, and events outside sessions, have no value here.
+    return {value: row for value, row in metric_sums(query, metrics, grouping).items() if value is not None}
 
 
 def _page_sums(query: StatsQuery, metrics) -> dict:

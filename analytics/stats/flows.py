@@ -18,6 +18,7 @@ from ascendkit_site.errors import ApplicationError
 
 from .memory import with_report_memory
 from .query import StatsQuery
+from .rollups import rollup_flow_steps, rollup_usable
 from .scope import pageviews_in
 
 DEFAULT_STEPS = 3
@@ -33,7 +34,11 @@ def page_flows(*, query: StatsQuery, from_page: str | None = None, steps: int = 
         raise ApplicationError("invalid_steps", f"Page flows follow 2 to {MAX_STEPS} steps, not '{steps}'.")
     if from_page is not None and not from_page.startswith("/"):
         raise ApplicationError("invalid_page", f"The page '{from_page}' is not a path starting with /.")
-    return flows_from_paths(_flow_counts(query, from_page), steps=steps, limit=query.limit)
+    if rollup_usable(query):
+        counts = rollup_flow_steps(query, from_page)
+    else:
+        counts = flow_steps_of(_flow_counts(query, from_page))
+    return flows_from_steps(counts, steps=steps, limit=query.limit)
 
 
 # The database does the walking (PostHog's paths query): number each session's pages
@@ -94,29 +99,44 @@ def _flow_counts(query: StatsQuery, from_page: str | None) -> list[tuple[list[st
     return counted
 
 
-def flows_from_paths(paths: list[tuple[list[str], int]], *, steps: int, limit: int) -> dict:
-    """Nodes, links and drop-offs from (pages, sessions) pairs: up to `steps` pages, +1 to see who left."""
+def flow_steps_of(paths: list[tuple[list[str], int]]) -> Counter:
+    """Sessions per (step from 0, page, next page or None when the session left there).
+
+    Nodes, links and drop-offs need no more of a sequence than each page and the one
+    after it, which is also what the rollups store per day.
+    """
+    counts = Counter()
+    for pages, sessions in paths:
+        for step in range(min(MAX_STEPS, len(pages))):
+            following = pages[step + 1] if len(pages) > step + 1 else None
+            counts[(step, pages[step], following)] += sessions
+    return counts
+
+
+def flows_from_steps(counts: Counter, *, steps: int, limit: int) -> dict:
+    """Nodes, links and drop-offs of the first `steps` pages from `flow_steps_of`'s counts."""
     kept: list[set[str]] = []
     for step in range(steps):
-        counts = Counter()
-        for pages, sessions in paths:
-            if len(pages) > step:
-                counts[pages[step]] += sessions
-        top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+        viewed = Counter()
+        for (at, page, _), sessions in counts.items():
+            if at == step:
+                viewed[page] += sessions
+        top = sorted(viewed.items(), key=lambda item: (-item[1], item[0]))[:limit]
         kept.append({page for page, _ in top})
 
     def node(step: int, page: str) -> str:
         return f"{step + 1}:{page if page in kept[step] else OTHER}"
 
     weights, links, dropoffs = Counter(), Counter(), Counter()
-    for pages, sessions in paths:
-        for step in range(min(steps, len(pages))):
-            here = node(step, pages[step])
-            weights[here] += sessions
-            if step + 1 < steps and len(pages) > step + 1:
-                links[(here, node(step + 1, pages[step + 1]))] += sessions
-            elif len(pages) == step + 1:
-                dropoffs[here] += sessions
+    for (step, page, following), sessions in counts.items():
+        if step >= steps:
+            continue
+        here = node(step, page)
+        weights[here] += sessions
+        if following is None:
+            dropoffs[here] += sessions
+        elif step + 1 < steps:
+            links[(here, node(step + 1, following))] += sessions
     return {
         "nodes": [
             {"id": node_id, "step": int(node_id.split(":", 1)[0]), "page": node_id.split(":", 1)[1]}
