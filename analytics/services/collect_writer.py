@@ -177,9 +177,8 @@ def _store(works: list[_VisitorWork]) -> None:
     # the one race left (see browser_batches_write).
     _insert(model=Pageview, rows=pageviews)
     _insert(model=Event, rows=events)
-    rollup_days_touch(
-        environments=[w.environment for w in works], sessions=[s for b in books.values() for s in b.sessions]
-    )
+    touched = [session for book in books.values() for session in book.sessions]
+    rollup_days_touch(environments=[work.environment for work in works], sessions=touched)
     _outbox_events_of_users(events)
     _first_touches_update(books.values())
     for book in books.values():
