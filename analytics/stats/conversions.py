@@ -22,6 +22,7 @@ from .memory import with_report_memory
 from .metrics import mean_seconds, rate
 from .properties import shown_value
 from .query import StatsQuery
+from .rollups import rollup_first_touch_visitors, rollup_usable
 from .scope import sessions_in, signups_in
 
 SIGNUP = "signup"
@@ -38,20 +39,9 @@ def conversion_paths(*, query: StatsQuery, limit: int | None = None) -> dict:
 
 
 def _channels(query: StatsQuery) -> list[dict]:
-    visitors = (
-        Attribution.objects.filter(
-            environment=query.environment,
-            kind=Attribution.Kind.FIRST_TOUCH,
-            visitor_id__in=sessions_in(query).values("visitor_id"),
-        )
-        .values(*TOUCH_KEYS)
-        # A visitor has at most one first touch (a unique constraint): counting rows counts visitors.
-        .annotate(visitors=Count("pk"))
-        .order_by()
-    )
     groups: dict = defaultdict(lambda: {"visitors": 0, "signups": []})
-    for row in visitors:
-        groups[tuple(row[key] for key in TOUCH_KEYS)]["visitors"] = row["visitors"]
+    for key, visitors in _visitors_by_first_touch(query).items():
+        groups[key]["visitors"] = visitors
     for key, signup in _signups(query):
         groups[key]["signups"].append(signup)
     rows = []
@@ -73,6 +63,24 @@ def _channels(query: StatsQuery) -> list[dict]:
         )
     rows.sort(key=lambda row: (-row["visitors"], -row["signups"], row["channel"], row["source"], row["campaign"]))
     return rows
+
+
+def _visitors_by_first_touch(query: StatsQuery) -> dict[tuple, int]:
+    """{(channel, source, campaign): visitors with a session in the period}."""
+    if rollup_usable(query):
+        return rollup_first_touch_visitors(query)
+    visitors = (
+        Attribution.objects.filter(
+            environment=query.environment,
+            kind=Attribution.Kind.FIRST_TOUCH,
+            visitor_id__in=sessions_in(query).values("visitor_id"),
+        )
+        .values(*TOUCH_KEYS)
+        # A visitor has at most one first touch (a unique constraint): counting rows counts visitors.
+        .annotate(visitors=Count("pk"))
+        .order_by()
+    )
+    return {tuple(row[key] for key in TOUCH_KEYS): row["visitors"] for row in visitors}
 
 
 def _median_seconds(values: list[float]) -> int | None:

@@ -16,6 +16,7 @@ from analytics.services.deletion import user_erase, visitors_purge_anonymous
 from analytics.stats import (
     ALL_METRICS,
     BREAKDOWN_PROPERTIES,
+    conversion_paths,
     page_flows,
     stats_aggregate,
     stats_breakdown,
@@ -38,7 +39,12 @@ from .helpers import batch, pageview, track
 
 pytestmark = pytest.mark.django_db
 
-READERS = ("analytics.stats.aggregate", "analytics.stats.breakdown", "analytics.stats.flows")
+READERS = (
+    "analytics.stats.aggregate",
+    "analytics.stats.breakdown",
+    "analytics.stats.flows",
+    "analytics.stats.conversions",
+)
 
 
 @pytest.fixture
@@ -121,6 +127,7 @@ def answers(environment) -> dict:
             out[period, "flows", steps] = page_flows(query=top_ten, steps=steps)
             out[period, "flows from", from_page, steps] = page_flows(query=top_ten, from_page=from_page, steps=steps)
         out[period, "flows from an unseen page"] = page_flows(query=top_ten, from_page="/never-seen")
+        out[period, "conversion paths"] = conversion_paths(query=query)
     return out
 
 

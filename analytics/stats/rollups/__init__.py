@@ -24,6 +24,7 @@ from .marks import rollup_day_mark, rollup_days_touch, rollup_rows_first_day, ro
 from .read import (
     rollup_daily,
     rollup_event_sums,
+    rollup_first_touch_visitors,
     rollup_flow_steps,
     rollup_page_sums,
     rollup_property_sums,
@@ -38,6 +39,7 @@ __all__ = [
     "rollup_environment_rebuild",
     "rollup_environment_refresh",
     "rollup_event_sums",
+    "rollup_first_touch_visitors",
     "rollup_flow_steps",
     "rollup_page_sums",
     "rollup_property_sums",

@@ -30,6 +30,10 @@ from ..query import CUSTOM_MAX_DAYS, environment_zone
 # is as good as none: such gaps are stored as NULL, and the refresh looks back no further.
 GAP_HORIZON_DAYS = CUSTOM_MAX_DAYS
 
+# Visitors by their first touch (conversion paths), as the JSON array [channel, source,
+# campaign]: one value per visitor, so its gaps are the visitor's own.
+FIRST_TOUCH = "first_touch"
+
 # (property, value) rows of a session `s`: "" is the whole environment.
 _SESSION_VALUES = ", ".join(["('', '')", *(f"('{name}', s.{column})" for name, column in SESSION_COLUMNS.items())])
 
@@ -113,6 +117,14 @@ active_days AS (
     WHERE v.environment_id = %(environment)s AND s.environment_id = %(environment)s
       AND s.started_at >= %(lookback)s AND v.timestamp >= %(lookback)s
       AND v.visitor_id IN (SELECT visitor_id FROM active_visitors)
+  UNION ALL
+    SELECT DISTINCT s.visitor_id, '{FIRST_TOUCH}', json_build_array(a.channel, a.source, a.campaign)::text,
+           (s.started_at AT TIME ZONE %(zone)s)::date
+    FROM analytics_session s
+    JOIN analytics_attribution a
+      ON a.environment_id = %(environment)s AND a.kind = 'first_touch' AND a.visitor_id = s.visitor_id
+    WHERE s.environment_id = %(environment)s AND s.started_at >= %(lookback)s
+      AND s.visitor_id IN (SELECT visitor_id FROM active_visitors)
   UNION ALL
     SELECT DISTINCT e.visitor_id, '{EVENT}', e.name, (e.timestamp AT TIME ZONE %(zone)s)::date
     FROM analytics_event e

@@ -5,6 +5,7 @@ breakdown's page and event sums, flows' step counts), so the reports finish,
 round and sort both the same way.
 """
 
+import json
 from collections import Counter
 
 from django.db import connection
@@ -14,7 +15,7 @@ from ...models import RollupDay, RollupFlow, RollupState
 from ..metrics import TOTAL
 from ..properties import EVENT, PAGE
 from ..query import StatsQuery
-from .build import GAP_HORIZON_DAYS
+from .build import FIRST_TOUCH, GAP_HORIZON_DAYS
 
 WHOLE = ""  # the property (and value) of the environment's totals
 
@@ -70,6 +71,11 @@ def _visitors(query: StatsQuery, property_name: str, *, daily: bool = False) -> 
     with connection.cursor() as cursor:
         cursor.execute(sql, [query.environment.pk, property_name, query.date_from, query.date_to, *params])
         return {group: int(visitors) for group, visitors in cursor.fetchall()}
+
+
+def rollup_first_touch_visitors(query: StatsQuery) -> dict[tuple[str, str, str], int]:
+    """Visitors with a session in the period, per first touch (channel, source, campaign)."""
+    return {tuple(json.loads(value)): visitors for value, visitors in _visitors(query, FIRST_TOUCH).items()}
 
 
 def rollup_totals(query: StatsQuery) -> dict:
