@@ -319,9 +319,10 @@ class QueueDrainer:
     a moment before it writes (a transaction's fixed cost, a dozen statements, would
     otherwise be paid by every batch of a server that takes one request at a time),
     and while a chunk is being written the batches that arrive meanwhile wait for the
-    next one, so the busier the server, the more each transaction carries. It also looks every few seconds, for
-    batches another process left behind (a worker that died). A separate
-    `collect_writer` process (COLLECT_WRITER=external) does the same work instead.
+    next one, so the busier the server, the more each transaction carries. It also
+    looks every few seconds, for batches another process left behind (a worker that
+    died). A separate `collect_writer` process (COLLECT_WRITER=external) does the
+    same work instead; beside threaded workers it should (see the README).
     """
 
     IDLE_SECONDS = 5.0
