@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 from analytics.models import CollectBatch
-from analytics.tests.factories import EndUserFactory
+from analytics.tests.factories import EndUserFactory, EventFactory
 from analytics.tests.helpers import batch, pageview
 from identity.models import EndUser
 
@@ -144,3 +144,16 @@ def test_the_profile_shows_traffic_that_is_still_queued(personas, owner, traffic
 
     assert "/queued-page" in text(html)
     assert CollectBatch.objects.count() == 0
+
+
+def test_the_timeline_shows_event_properties_as_json(personas, owner, traffic):
+    EventFactory(
+        session=None,
+        visitor=traffic.visitors[0],
+        user=traffic.user,
+        name="app.plan_chosen",
+        properties={"plan": "pro", "seats": 3},
+        timestamp=traffic.user.created_at,
+    )
+    html = owner.get(personas.url(f"users/{traffic.user.public_id}/")).content.decode()
+    assert 'event app.plan_chosen {"plan": "pro", "seats": 3}' in text(html)

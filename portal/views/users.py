@@ -1,3 +1,5 @@
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -72,7 +74,9 @@ def _timeline_rows(items, *, first_page: bool) -> list[dict]:
         if not item.pre_signup and previous_pre_signup and not marked:
             rows.append({"signup_marker": True})
             marked = True
-        rows.append({"item": item})
+        # As JSON, the way it was sent and the API shows it, not Python's repr.
+        properties = json.dumps(item.properties, ensure_ascii=False) if item.properties else ""
+        rows.append({"item": item, "properties": properties})
     return rows
 
 
