@@ -189,12 +189,14 @@ def visitors_stitch(*, visitor_ids: list[int]) -> int:
         model.objects.filter(environment_id__in=environment_ids, visitor_id__in=pks, user__isnull=True).update(
             user_id=own_user
         )
-    Attribution.objects.filter(visitor_id__in=pks, kind=Attribution.Kind.FIRST_TOUCH, user__isnull=True).update(
-        user_id=own_user
-    )
+    Attribution.objects.filter(
+        environment_id__in=environment_ids, visitor_id__in=pks, kind=Attribution.Kind.FIRST_TOUCH, user__isnull=True
+    ).update(user_id=own_user)
     for user in {visitor.user_id: visitor.user for visitor in visitors}.values():
         _signup_touch_refresh(user)
-    Visitor.objects.filter(pk__in=pks, user__isnull=False).update(stitched_at=timezone.now())
+    Visitor.objects.filter(environment_id__in=environment_ids, pk__in=pks, user__isnull=False).update(
+        stitched_at=timezone.now()
+    )
     return len(pks)
 
 

@@ -36,6 +36,11 @@ def _days(query: StatsQuery, property_name: str):
 _SUMS = {name: Sum(name) for name in ("sessions", "pageviews", "bounces", "durations", "events", "signups")}
 
 
+def _value_sums(query: StatsQuery, property_name: str):
+    """The period's sums per value of one property."""
+    return _days(query, property_name).values("value").annotate(**_SUMS).order_by()
+
+
 def _as_metric_sums(row: dict) -> dict:
     """The names `metrics_finish` reads; without filters every session is a landing."""
     return {
@@ -93,16 +98,16 @@ def rollup_daily(query: StatsQuery) -> dict:
 
 def rollup_property_sums(query: StatsQuery, property_name: str) -> dict:
     """{value: sums} for a session property, as the breakdown's `metric_sums`."""
-    rows = _days(query, property_name).values("value").annotate(**_SUMS).order_by()
+    rows = _value_sums(query, property_name)
     visitors = _visitors(query, property_name)
     return {row["value"]: {**_as_metric_sums(row), "visitors": visitors.get(row["value"], 0)} for row in rows}
 
 
 def rollup_page_sums(query: StatsQuery) -> dict:
     """{path: sums} for the pages viewed in the period, with their landings and signups."""
-    rows = _days(query, PAGE).values("value").annotate(**_SUMS).order_by()
+    rows = _value_sums(query, PAGE)
     visitors = _visitors(query, PAGE)
-    landed = {row["value"]: row for row in _days(query, "entry_page").values("value").annotate(**_SUMS).order_by()}
+    landed = {row["value"]: row for row in _value_sums(query, "entry_page")}
     sums = {}
     for row in rows:
         if not row["pageviews"]:
