@@ -6,24 +6,30 @@ order, each after the one before, with step k at most `window_hours` after step 
 (PostHog's and ClickHouse's `windowFunnel`). Steps happen inside the period; with
 filters, only in sessions that match them.
 
-On PostgreSQL the database walks the visitors' items itself, in one statement that
-returns the counts; elsewhere (SQLite) Python walks them, with the same answer.
+The steps' items come from the funnel rollups when the report may read them
+(`rollup_usable`: PostgreSQL, no filters, whole days), else from the raw rows; either
+way they arrive as arrays, and numpy walks every visitor at once (`_reached_counts`).
+A month of a busy site is hundreds of thousands of items: walked row by row, in SQL
+window functions or in Python, they took seconds.
 """
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
+import numpy as np
 from django.db import connection
-from django.db.models import BigIntegerField, Case, F, Func, IntegerField, Q, Value, When
+from django.db.models import BigIntegerField, F, Func, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 
 from ascendkit_site.errors import ApplicationError
 
-from ..models import FUNNEL_PATH_MAX, Event, Pageview
+from ..models import FUNNEL_PATH_MAX, Event, Pageview, RollupTrail
 from .memory import with_report_memory
 from .metrics import rate
 from .query import StatsQuery
+from .rollups import rollup_trails, rollup_usable
 from .scope import session_conditions
 
 EVENT_PREFIX = "event:"
@@ -92,10 +98,11 @@ def funnel(*, query: StatsQuery, steps, window_hours: int = DEFAULT_WINDOW_HOURS
     parsed = funnel_steps_parse(steps)
     if not 1 <= int(window_hours) <= MAX_WINDOW_HOURS:
         raise ApplicationError("invalid_window", f"The window must be 1 to {MAX_WINDOW_HOURS} hours.")
-    if connection.vendor == "postgresql":
-        reached = _reached_counts_in_database(query, parsed, int(window_hours))
-    else:
-        reached = _reached_counts(query, parsed, timedelta(hours=int(window_hours)) // MICROSECOND)
+    # Steps of the same page or event share a label: an item matches all of them.
+    keys = list(dict.fromkeys(map(_matched, parsed)))
+    items = _rollup_items(query, keys) if rollup_usable(query) else _raw_items(query, keys)
+    window = timedelta(hours=int(window_hours)) // MICROSECOND
+    reached = _reached_counts(items, [keys.index(_matched(step)) for step in parsed], window)
     first = reached[0]
     answer = []
     for index, step in enumerate(parsed):
@@ -110,55 +117,67 @@ def funnel(*, query: StatsQuery, steps, window_hours: int = DEFAULT_WINDOW_HOURS
     return {"steps": answer}
 
 
-def _reached_counts(query: StatsQuery, steps: list[FunnelStep], window: int) -> list[int]:
-    """Visitors that reached at least each step.
-
-    Everyone with a first step reached it, which the database counts; only visitors
-    who also did the second step can go further, so only their items are walked.
-    """
-    first, second = _step_items(query, steps[0]), _step_items(query, steps[1])
-    counts = [first.values("visitor_id").distinct().count()] + [0] * (len(steps) - 1)
-    candidates = Q(visitor_id__in=first.values("visitor_id")) & Q(visitor_id__in=second.values("visitor_id"))
-    for _, matches in _visitor_matches(query, steps, candidates):
-        depth = _deepest_step(matches, len(steps), window)
-        for index in range(1, depth):
-            counts[index] += 1
-    return counts
+def _matched(step: FunnelStep) -> tuple[int, str]:
+    """What an item must be to match the step: (RollupTrail.Kind, path or event name)."""
+    return (RollupTrail.Kind.PAGEVIEW, step.path) if step.path else (RollupTrail.Kind.EVENT, step.event)
 
 
-def _step_items(query: StatsQuery, step: FunnelStep):
-    """The pageviews or events of one step inside the period (and the filters)."""
-    if step.path:
-        return Pageview.objects.filter(_in_period(query), path=step.path)
-    return Event.objects.filter(_in_period(query), name=step.event, visitor__isnull=False)
+class Items(NamedTuple):
+    """A funnel's items, one array per column, in any order."""
+
+    visitor: np.ndarray
+    at: np.ndarray  # microseconds since 1970
+    kind: np.ndarray  # RollupTrail.Kind: at the same moment a pageview comes before an event
+    id: np.ndarray
+    label: np.ndarray  # the index of the item's page or event in the funnel's keys
+
+
+_POSTGRESQL_EPOCH_MICROSECONDS = (datetime(2000, 1, 1, tzinfo=UTC) - EPOCH) // MICROSECOND
+
+
+def _rollup_items(query: StatsQuery, keys: list[tuple[int, str]]) -> Items:
+    """The period's items of each key, from the packed days of RollupTrail."""
+    packed = rollup_trails(query, keys)
+    days = [packed.get(key, []) for key in keys]
+    stored = np.frombuffer(b"".join(b"".join(parts) for parts in days), dtype=">i8").reshape(-1, 3)
+    sizes = [sum(len(part) for part in parts) // 24 for parts in days]
+    return Items(
+        visitor=stored[:, 0].astype(np.int64),
+        at=stored[:, 1].astype(np.int64) + _POSTGRESQL_EPOCH_MICROSECONDS,
+        kind=np.repeat([kind for kind, _ in keys], sizes),
+        id=stored[:, 2].astype(np.int64),
+        label=np.repeat(np.arange(len(keys)), sizes),
+    )
+
+
+def _raw_items(query: StatsQuery, keys: list[tuple[int, str]]) -> Items:
+    """The period's items of each key (with filters, of the matching sessions) from the raw rows."""
+    labels = {key: label for label, key in enumerate(keys)}
+    paths = [key for kind, key in keys if kind == RollupTrail.Kind.PAGEVIEW]
+    names = [key for kind, key in keys if kind == RollupTrail.Kind.EVENT]
+    rows = []
+    if paths:
+        pageviews = Pageview.objects.filter(_in_period(query), path__in=paths)
+        if all(len(path) <= FUNNEL_PATH_MAX for path in paths):
+            # Says what the funnel index holds, so that the planner reads the index alone.
+            pageviews = pageviews.filter(LessThanOrEqual(Length("path"), FUNNEL_PATH_MAX))
+        kind = RollupTrail.Kind.PAGEVIEW
+        for visitor, at, pk, path in _timed(pageviews).values_list("visitor_id", "at", "pk", "path"):
+            rows.append((visitor, at, kind, pk, labels[kind, path]))
+    if names:
+        events = Event.objects.filter(_in_period(query), name__in=names, visitor__isnull=False)
+        kind = RollupTrail.Kind.EVENT
+        for visitor, at, pk, name in _timed(events).values_list("visitor_id", "at", "pk", "name"):
+            rows.append((visitor, at, kind, pk, labels[kind, name]))
+    if connection.vendor != "postgresql":
+        rows = [(visitor, (at - EPOCH) // MICROSECOND, *rest) for visitor, at, *rest in rows]
+    return Items(*np.array(rows, dtype=np.int64).reshape(-1, 5).T)
 
 
 def _in_period(query: StatsQuery) -> Q:
     # Every filter, `page` and `event` included, keeps whole sessions here.
     matching = session_conditions(query, "session__") if query.filters else Q()
     return Q(matching, environment=query.environment, timestamp__gte=query.start, timestamp__lt=query.end)
-
-
-def _deepest_step(matches, step_count: int, window: int) -> int:
-    """How far one visitor got: `matches` are (time, step indexes) in time order, times and
-    `window` in microseconds.
-
-    For each step, keep the latest start (time of step 1) of any chain reaching it:
-    a later start leaves the most room in the window for the steps that follow.
-    Steps an item matches are tried from the last one down, so one pageview never
-    counts for two consecutive steps.
-    """
-    latest_start: list = [None] * step_count
-    for at, indexes in matches:
-        for index in sorted(indexes, reverse=True):
-            if index == 0:
-                latest_start[0] = at
-            else:
-                start = latest_start[index - 1]
-                reachable = start is not None and at - start <= window
-                if reachable and (latest_start[index] is None or start > latest_start[index]):
-                    latest_start[index] = start
-    return max((index + 1 for index, start in enumerate(latest_start) if start is not None), default=0)
 
 
 def _timed(items):
@@ -168,113 +187,72 @@ def _timed(items):
     return items.annotate(at=F("timestamp"))
 
 
-def _visitor_matches(query: StatsQuery, steps: list[FunnelStep], candidates: Q):
-    """Per candidate visitor, in time order, the items that match a step: (time, step indexes)."""
-    paths = {step.path for step in steps if step.path}
-    names = {step.event for step in steps if step.event}
-    rows = []
-    if paths:
-        pageviews = Pageview.objects.filter(_in_period(query), candidates, path__in=paths)
-        rows += [
-            (visitor, at, 0, pk, path, "")
-            for visitor, at, pk, path in _timed(pageviews).values_list("visitor_id", "at", "pk", "path")
-        ]
-    if names:
-        events = Event.objects.filter(_in_period(query), candidates, name__in=names, visitor__isnull=False)
-        rows += [
-            (visitor, at, 1, pk, "", name)
-            for visitor, at, pk, name in _timed(events).values_list("visitor_id", "at", "pk", "name")
-        ]
-    if connection.vendor != "postgresql":
-        rows = [(visitor, (at - EPOCH) // MICROSECOND, *rest) for visitor, at, *rest in rows]
-    rows.sort(key=lambda row: row[:4])
-    current, matches = None, []
-    for visitor, at, _, _, path, name in rows:
-        if visitor != current:
-            if current is not None:
-                yield current, matches
-            current, matches = visitor, []
-        indexes = [i for i, step in enumerate(steps) if (path and step.path == path) or (name and step.event == name)]
-        matches.append((at, indexes))
-    if current is not None:
-        yield current, matches
+def _reached_counts(items: Items, step_labels: list[int], window: int) -> list[int]:
+    """Visitors that reached at least each step; `window` in microseconds.
 
+    A visitor reaches step k when one of its step-k items comes after a chain of
+    items of steps 0..k-1, each after the one before, and at most `window` after
+    the chain's first item (its start). For each item the walk keeps the latest
+    start of a chain of the steps before it that ends before the item: a later
+    start leaves the most room in the window, and starts only grow along a
+    visitor's items. Only earlier items carry a chain, so one item never counts
+    for two consecutive steps.
 
-def _reached_counts_in_database(query: StatsQuery, steps: list[FunnelStep], window_hours: int) -> list[int]:
-    """Visitors that reached at least each step, counted by PostgreSQL in one statement.
-
-    The walk of `_deepest_step` as window functions over each visitor's items in
-    (time, pageviews before events, ID) order; the steps' pageviews come from the
-    funnel index alone. Steps are numbered from 0 here. `before_k` on an item is the
-    start (the step-0 time) of the latest chain of steps 0..k-1 made of items strictly
-    before it: the latest step-0 time for k = 1, else the largest `before_k-1` of an
-    earlier step-(k-1) item. Starts only grow along a visitor's items, so that chain
-    also leaves the most room in the window: a visitor reached step k when one of its
-    step-k items is within the window of its `before_k`. Looking only at earlier
-    items, one item never counts for two consecutive steps.
+    All visitors are walked at once. Items are sorted by (visitor, time, kind, ID),
+    and a start is carried as its position in that order: a running maximum over
+    the whole array is then one over the visitor's own earlier items, once the
+    positions of earlier visitors (smaller than the visitor's first) are dropped.
     """
-    # Steps of the same page or event share a label: an item matches all of them.
-    labels = {key: number for number, key in enumerate(dict.fromkeys(map(_matched, steps)))}
-    step_labels = [labels[_matched(step)] for step in steps]
-    items_sql, params = _labelled_items_sql(query, steps, labels)
-    both_kinds = any(step.path for step in steps) and any(step.event for step in steps)
-    earlier = (
-        f"OVER (PARTITION BY visitor_key ORDER BY {'at, item_kind, item_id' if both_kinds else 'at, item_id'} "
-        "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
-    )
-    # Only integers made here are written into the statement; the items' values stay parameters.
-    walked = items_sql
-    for index in range(1, len(steps)):
-        start = "at" if index == 1 else f"before_{index - 1}"
-        walked = (
-            f"SELECT *, MAX(CASE WHEN label = {step_labels[index - 1]:d} THEN {start} END) {earlier} "
-            f"AS before_{index} FROM ({walked}) AS level_{index - 1}"
-        )
-    reached = [f"BOOL_OR(label = {step_labels[0]:d}) AS reached_0"] + [
-        f"BOOL_OR(label = {step_labels[index]:d} AND at - before_{index} <= INTERVAL '{window_hours:d} hours') "
-        f"AS reached_{index}"
-        for index in range(1, len(steps))
-    ]
-    counts = ", ".join(f"COUNT(*) FILTER (WHERE reached_{index})" for index in range(len(steps)))
-    sql = (
-        f"SELECT {counts} FROM (SELECT {', '.join(reached)} FROM ({walked}) AS walked GROUP BY visitor_key) AS visitors"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchone())
+    if not len(items.id):
+        return [0] * len(step_labels)
+    order = _walk_order(items)
+    visitor, at, label = items.visitor[order], items.at[order], items.label[order]
+    position = np.arange(len(order))
+    first_of_visitor = np.ones(len(order), dtype=bool)
+    first_of_visitor[1:] = visitor[1:] != visitor[:-1]
+    visitor_first = np.maximum.accumulate(np.where(first_of_visitor, position, 0))
+
+    reached = label == step_labels[0]
+    starts = np.where(reached, position, -1)  # an item of step 0 starts its own chain
+    counts = [_visitors_among(visitor, reached)]
+    for previous_label, step_label in zip(step_labels, step_labels[1:], strict=False):
+        carried = np.where(label == previous_label, starts, -1)
+        before = np.full(len(order), -1)
+        np.maximum.accumulate(carried[:-1], out=before[1:])
+        before[before < visitor_first] = -1
+        reached = (label == step_label) & (before >= 0)
+        reached[reached] = at[reached] - at[before[reached]] <= window
+        counts.append(_visitors_among(visitor, reached))
+        starts = before
+    return counts
 
 
-def _labelled_items_sql(query: StatsQuery, steps: list[FunnelStep], labels: dict) -> tuple[str, list]:
-    """SQL of the period's items that match a step: visitor_key, at, item_kind (0 a pageview,
-    1 an event), item_id and label (the number of the page or event it is)."""
-    parts, params = [], []
-    paths = list(dict.fromkeys(step.path for step in steps if step.path))
-    names = list(dict.fromkeys(step.event for step in steps if step.event))
-    if paths:
-        pageviews = Pageview.objects.filter(_in_period(query), path__in=paths)
-        if all(len(path) <= FUNNEL_PATH_MAX for path in paths):
-            # Says what the funnel index holds, so that the planner reads the index alone.
-            pageviews = pageviews.filter(LessThanOrEqual(Length("path"), FUNNEL_PATH_MAX))
-        parts.append(_items_values(pageviews, 0, _label("path", "page", paths, labels)))
-    if names:
-        events = Event.objects.filter(_in_period(query), name__in=names, visitor__isnull=False)
-        parts.append(_items_values(events, 1, _label("name", "event", names, labels)))
-    compiled = [part.query.sql_with_params() for part in parts]
-    for _, part_params in compiled:
-        params.extend(part_params)
-    return " UNION ALL ".join(f"({sql})" for sql, _ in compiled), params
+def _walk_order(items: Items) -> np.ndarray:
+    """Positions of the items in (visitor, time, kind, ID) order.
+
+    Sorting by four keys costs several times what one key does, so, when visitor,
+    time and kind fit in one 63-bit number, the items are sorted by that number; in
+    ID order first, and then stably, only when two of them share one.
+    """
+    visitor, at, kind = items.visitor, items.at, items.kind
+    visitor_span, at_span = int(visitor.max() - visitor.min()), int(at.max() - at.min())
+    if visitor_span.bit_length() + at_span.bit_length() + 1 > 63:
+        _, visitor = np.unique(visitor, return_inverse=True)  # dense: 0, 1, … in visitor order
+        visitor_span = int(visitor.max())
+    shift = at_span.bit_length() + 1
+    if visitor_span.bit_length() + shift > 63:
+        return np.lexsort((items.id, kind, at, visitor))
+    key = (visitor - visitor.min()) << shift | (at - at.min()) << 1 | kind
+    order = np.argsort(key)
+    in_order = key[order]
+    if not np.any(in_order[1:] == in_order[:-1]):
+        return order
+    # Items of one visitor at one moment: their IDs decide.
+    by_id = np.argsort(items.id)
+    return by_id[np.argsort(key[by_id], kind="stable")]
 
 
-def _label(field: str, kind: str, values: list[str], labels: dict) -> Case:
-    whens = [When(**{field: value}, then=Value(labels[(kind, value)])) for value in values]
-    return Case(*whens, output_field=IntegerField())
-
-
-def _items_values(items, kind: int, label):
-    return items.annotate(
-        visitor_key=F("visitor_id"), at=F("timestamp"), item_kind=Value(kind), item_id=F("pk"), label=label
-    ).values_list("visitor_key", "at", "item_kind", "item_id", "label")
-
-
-def _matched(step: FunnelStep) -> tuple[str, str]:
-    return ("page", step.path) if step.path else ("event", step.event)
+def _visitors_among(visitor: np.ndarray, chosen: np.ndarray) -> int:
+    """Distinct visitors of the chosen items; `visitor` is sorted."""
+    ids = visitor[chosen]
+    return int(len(ids) and 1 + np.count_nonzero(ids[1:] != ids[:-1]))

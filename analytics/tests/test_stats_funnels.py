@@ -1,17 +1,19 @@
 """Funnels on random traffic against a brute-force reading of their definition.
 
-On PostgreSQL the funnel is counted by the database, elsewhere by the Python walk:
-both must give what the definition gives, on traffic with ties, repeats, events,
-long paths and visits outside the period.
+The walk must give what the definition gives, on traffic with ties, repeats,
+events, long paths and visits outside the period. (The same funnels from the
+rollups equal these raw answers: test_stats_rollups.py.)
 """
 
 import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 
 from analytics.models import FUNNEL_PATH_MAX, Event, Pageview
 from analytics.stats import funnel, stats_query_parse
+from analytics.stats.funnels import Items, _walk_order
 from analytics.tests.factories import EnvironmentFactory, EventFactory, PageviewFactory, SessionFactory, VisitorFactory
 
 pytestmark = pytest.mark.django_db
@@ -135,3 +137,30 @@ def test_at_the_same_moment_a_pageview_comes_before_an_event():
 
     assert [step["visitors"] for step in page_first["steps"]] == [1, 1]
     assert [step["visitors"] for step in event_first["steps"]] == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "visitor_span, at_span",
+    [
+        (1_000, 10**9),  # visitor, time and kind fit one number
+        (2**40, 2**30),  # visitor IDs far apart: ranked first
+        (2**40, 2**62),  # times too far apart as well: four sort keys
+    ],
+)
+@pytest.mark.parametrize("with_ties", [False, True])
+def test_the_walk_order_is_visitor_time_kind_id_however_far_apart_the_values(visitor_span, at_span, with_ties):
+    generator = np.random.default_rng(3)
+    size = 2_000
+    visitor = generator.integers(0, 50, size) * (visitor_span // 50)
+    at = generator.integers(0, 40 if with_ties else at_span, size)
+    items = Items(
+        visitor=visitor,
+        at=at,
+        kind=generator.integers(0, 2, size),
+        id=generator.permutation(size),
+        label=np.zeros(size, dtype=np.int64),
+    )
+
+    order = _walk_order(items)
+
+    assert np.array_equal(order, np.lexsort((items.id, items.kind, items.at, items.visitor)))

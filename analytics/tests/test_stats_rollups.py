@@ -17,6 +17,7 @@ from analytics.stats import (
     ALL_METRICS,
     BREAKDOWN_PROPERTIES,
     conversion_paths,
+    funnel,
     page_flows,
     stats_aggregate,
     stats_breakdown,
@@ -39,11 +40,21 @@ from .helpers import batch, pageview, track
 
 pytestmark = pytest.mark.django_db
 
+# Pages and events the generated traffic has, a page twice, and one it never has.
+FUNNELS = (
+    ["/", "/pricing", "/signup"],
+    ["/", "event:app.cta_clicked"],
+    ["/pricing", "/", "/pricing"],
+    ["event:user.created", "/"],
+    ["/", "/never-seen"],
+)
+
 READERS = (
     "analytics.stats.aggregate",
     "analytics.stats.breakdown",
     "analytics.stats.flows",
     "analytics.stats.conversions",
+    "analytics.stats.funnels",
 )
 
 
@@ -128,6 +139,9 @@ def answers(environment) -> dict:
             out[period, "flows from", from_page, steps] = page_flows(query=top_ten, from_page=from_page, steps=steps)
         out[period, "flows from an unseen page"] = page_flows(query=top_ten, from_page="/never-seen")
         out[period, "conversion paths"] = conversion_paths(query=query)
+        for steps in FUNNELS:
+            for hours in (1, 168):
+                out[period, "funnel", *steps, hours] = funnel(query=query, steps=steps, window_hours=hours)
     return out
 
 
@@ -161,6 +175,10 @@ def test_the_data_is_there_to_compare(site):
     # Visitors who came back on another day count once in the month.
     daily = sum(row["visitors"] for row in stats_timeseries(query=query, metrics=["visitors"]))
     assert daily > totals["visitors"]
+    # Funnels with visitors at every step, and some who left on the way.
+    for steps in FUNNELS[:3]:
+        reached = [step["visitors"] for step in funnel(query=query, steps=steps)["steps"]]
+        assert reached[-1] > 0 and reached[0] > reached[-1], steps
 
 
 def test_filters_and_one_day_periods_read_the_raw_rows(site):

@@ -1,9 +1,10 @@
 """Pre-aggregated reports: per local day, what the Stats reports would read from the raw rows.
 
-Three tables per environment, each row one local day (Environment.time_zone, recorded
+Four tables per environment, each row one local day (Environment.time_zone, recorded
 in RollupState): `RollupDay`, the additive sums (sessions, pageviews, bounces,
 durations, events, signups) per property value; `RollupVisitors`, for distinct
-visitors; `RollupFlow`, for page flows: sessions per (start, step, page, next page).
+visitors; `RollupFlow`, for page flows: sessions per (start, step, page, next page);
+`RollupTrail`, for funnels: each page's and event's items of the day, packed.
 
 Visitors are not additive: a visitor active on two days of a period counts once.
 So for each (visitor, value, day) the visitor was active on, the build finds the
@@ -29,6 +30,7 @@ from .read import (
     rollup_page_sums,
     rollup_property_sums,
     rollup_totals,
+    rollup_trails,
     rollup_usable,
 )
 
@@ -46,6 +48,7 @@ __all__ = [
     "rollup_rows_first_day",
     "rollup_rows_touch",
     "rollup_totals",
+    "rollup_trails",
     "rollup_usable",
     "rollups_refresh",
 ]
