@@ -451,3 +451,24 @@ class RollupTrail(models.Model):
             # Refresh: the rows from the first recomputed day on.
             models.Index(fields=["environment", "day"], name="rolluptrail_env_day"),
         ]
+
+
+class RollupSignup(models.Model):
+    """A user created on a local day, as conversion paths count them (see stats/conversions.py).
+
+    One row per user: the first touch (all "" without one), the time and sessions from
+    it to the signup (NULL without one) and the way into signup (NULL without a signup
+    session). A user's row is recomputed whenever a day up to its signup is.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    channel = models.CharField(max_length=32)
+    source = models.CharField(max_length=200)
+    campaign = models.CharField(max_length=200)
+    seconds = models.FloatField(null=True)
+    sessions = models.PositiveIntegerField(null=True)
+    path = models.JSONField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["environment", "day"], name="rollupsignup_env_day")]

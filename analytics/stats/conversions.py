@@ -11,6 +11,8 @@ keeps its first two and last two pages around "…"), then "signup".
 """
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
 from statistics import median
 
 from django.db import connection
@@ -22,7 +24,7 @@ from .memory import with_report_memory
 from .metrics import mean_seconds, rate
 from .properties import shown_value
 from .query import StatsQuery
-from .rollups import rollup_first_touch_visitors, rollup_usable
+from .rollups import rollup_first_touch_visitors, rollup_signup_paths, rollup_signup_touches, rollup_usable
 from .scope import sessions_in, signups_in
 
 SIGNUP = "signup"
@@ -31,38 +33,84 @@ PATH_PAGES_MAX = 5
 TOUCH_KEYS = ("channel", "source", "campaign")
 
 
+@dataclass(frozen=True)
+class Signup:
+    """What conversion paths need of one user created in the period."""
+
+    day: date  # the local day of the signup
+    touch: tuple[str, str, str]  # the user's first touch (channel, source, campaign); "" each without one
+    seconds: float | None  # from the first touch to the signup; None without a first touch
+    sessions: int | None  # sessions started up to the signup; None without a first touch
+    path: tuple[str, ...] | None  # source, pages, "signup"; None without a signup session
+
+
+@dataclass
+class TouchSignups:
+    """The signups of one first touch: how many, and the time and sessions of those with one."""
+
+    signups: int = 0
+    seconds: list[float] = field(default_factory=list)
+    sessions: list[int] = field(default_factory=list)
+
+
 @with_report_memory
 def conversion_paths(*, query: StatsQuery, limit: int | None = None) -> dict:
     """{"channels": [...], "paths": [{"steps": [...], "users": n}]}."""
     limit = limit or query.limit
-    return {"channels": _channels(query)[:limit], "paths": _paths(query)[:limit]}
+    if rollup_usable(query):
+        touches, paths = _rolled_up_sums(query)
+    else:
+        touches, paths = _sums(signups_of(query))
+    return {"channels": _channels(query, touches)[:limit], "paths": _ranked_paths(paths)[:limit]}
 
 
-def _channels(query: StatsQuery) -> list[dict]:
-    groups: dict = defaultdict(lambda: {"visitors": 0, "signups": []})
-    for key, visitors in _visitors_by_first_touch(query).items():
-        groups[key]["visitors"] = visitors
-    for key, signup in _signups(query):
-        groups[key]["signups"].append(signup)
-    rows = []
-    for (channel, source, campaign), group in groups.items():
-        signups = group["signups"]
+def _sums(signups: list[Signup]) -> tuple[dict[tuple, TouchSignups], Counter]:
+    """Signups per first touch, and users per way into signup."""
+    touches: dict[tuple, TouchSignups] = defaultdict(TouchSignups)
+    for signup in signups:
+        touch = touches[signup.touch]
+        touch.signups += 1
         # A user with no visitor (signed up from a server) has no first touch to measure from.
-        timed = [signup for signup in signups if signup is not None]
+        if signup.seconds is not None:
+            touch.seconds.append(signup.seconds)
+            touch.sessions.append(signup.sessions)
+    return touches, Counter(signup.path for signup in signups if signup.path is not None)
+
+
+def _rolled_up_sums(query: StatsQuery) -> tuple[dict[tuple, TouchSignups], Counter]:
+    """As `_sums`, from RollupSignup, grouped by the database."""
+    touches = {
+        (channel, source, campaign): TouchSignups(signups=signups, seconds=seconds, sessions=sessions)
+        for channel, source, campaign, signups, seconds, sessions in rollup_signup_touches(query)
+    }
+    return touches, Counter({tuple(steps): users for steps, users in rollup_signup_paths(query)})
+
+
+def _channels(query: StatsQuery, touches: dict[tuple, TouchSignups]) -> list[dict]:
+    visitors = _visitors_by_first_touch(query)
+    rows = []
+    for channel, source, campaign in visitors.keys() | touches.keys():
+        touch = touches.get((channel, source, campaign)) or TouchSignups()
+        seen = visitors.get((channel, source, campaign), 0)
         rows.append(
             {
                 "channel": shown_value(channel),
                 "source": shown_value(source),
                 "campaign": shown_value(campaign),
-                "visitors": group["visitors"],
-                "signups": len(signups),
-                "conversion_rate": rate(len(signups), group["visitors"]),
-                "median_time_to_signup": _median_seconds([seconds for seconds, _ in timed]),
-                "median_sessions_to_signup": _median_number([sessions for _, sessions in timed]),
+                "visitors": seen,
+                "signups": touch.signups,
+                "conversion_rate": rate(touch.signups, seen),
+                "median_time_to_signup": _median_seconds(touch.seconds),
+                "median_sessions_to_signup": _median_number(touch.sessions),
             }
         )
     rows.sort(key=lambda row: (-row["visitors"], -row["signups"], row["channel"], row["source"], row["campaign"]))
     return rows
+
+
+def _ranked_paths(paths: Counter) -> list[dict]:
+    ranked = sorted(paths.items(), key=lambda item: (-item[1], item[0]))
+    return [{"steps": list(steps), "users": users} for steps, users in ranked]
 
 
 def _visitors_by_first_touch(query: StatsQuery) -> dict[tuple, int]:
@@ -94,26 +142,41 @@ def _median_number(values: list[int]):
     return int(middle) if float(middle).is_integer() else float(middle)
 
 
-def _signups(query: StatsQuery):
-    """Per user created in the period: its first-touch key and (seconds, sessions) to signup, or None.
+def signups_of(query: StatsQuery) -> list[Signup]:
+    """The users created in the period, from the raw rows (and to build the rollups from).
 
-    Three set-based reads (the users, their visitors' first touches, their sessions up
-    to signup) joined here: per-user correlated subqueries ran once per user and row.
+    Four set-based reads (the users, their visitors' first touches, their sessions up
+    to signup, their signup sessions' pages) joined here: per-user correlated
+    subqueries ran once per user and row.
     """
-    users = list(signups_in(query).values_list("pk", _time("created_at")))
+    users = list(signups_in(query).values_list("pk", _time("created_at"), "created_at"))
     if not users:
-        return
+        return []
     user_ids = signups_in(query).values("pk")
     first_touches = _first_touches(query, user_ids)
     sessions_before = _sessions_before_signup(query, user_ids)
-    for pk, created_at in users:
+    paths = _signup_paths(query)
+    zone = query.zone
+    signups = []
+    for pk, created_at, created in users:
         touch = first_touches.get(pk)
+        path = paths.get(pk)
+        day = created.astimezone(zone).date()
         if touch is None:
-            yield ("", "", ""), None
+            signups.append(Signup(day=day, touch=("", "", ""), seconds=None, sessions=None, path=path))
             continue
         channel, source, campaign, touched_at = touch
         seconds = max(0.0, _seconds_between(touched_at, created_at))
-        yield (channel, source, campaign), (seconds, sessions_before.get(pk, 0))
+        signups.append(
+            Signup(
+                day=day,
+                touch=(channel, source, campaign),
+                seconds=seconds,
+                sessions=sessions_before.get(pk, 0),
+                path=path,
+            )
+        )
+    return signups
 
 
 def _first_touches(query: StatsQuery, user_ids) -> dict:
@@ -157,25 +220,15 @@ def _sessions_before_signup(query: StatsQuery, user_ids) -> dict:
     return {row["user_id"]: row["count"] for row in rows}
 
 
-def _paths(query: StatsQuery) -> list[dict]:
-    signups = list(
+def _signup_paths(query: StatsQuery) -> dict[int, tuple[str, ...]]:
+    """{user: their way into signup}, for the users who signed up in a session."""
+    signups = (
         signups_in(query)
         .filter(signup_touch__session__isnull=False)
-        .values(
-            "pk",
-            source=F("signup_touch__session__source"),
-            channel=F("signup_touch__session__channel"),
-        )
+        .values_list("pk", "signup_touch__session__source", "signup_touch__session__channel")
     )
-    if not signups:
-        return []
     pages = _pages_before_signup(query)
-    paths = Counter()
-    for signup in signups:
-        source = signup["source"] or signup["channel"] or "Direct"
-        paths[tuple(_path_steps(source, pages.get(signup["pk"], [])))] += 1
-    ranked = sorted(paths.items(), key=lambda item: (-item[1], item[0]))
-    return [{"steps": list(steps), "users": users} for steps, users in ranked]
+    return {pk: tuple(_path_steps(source or channel or "Direct", pages.get(pk, []))) for pk, source, channel in signups}
 
 
 def _pages_before_signup(query: StatsQuery) -> dict:

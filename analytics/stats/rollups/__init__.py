@@ -1,10 +1,11 @@
 """Pre-aggregated reports: per local day, what the Stats reports would read from the raw rows.
 
-Four tables per environment, each row one local day (Environment.time_zone, recorded
+Five tables per environment, each row one local day (Environment.time_zone, recorded
 in RollupState): `RollupDay`, the additive sums (sessions, pageviews, bounces,
 durations, events, signups) per property value; `RollupVisitors`, for distinct
 visitors; `RollupFlow`, for page flows: sessions per (start, step, page, next page);
-`RollupTrail`, for funnels: each page's and event's items of the day, packed.
+`RollupTrail`, for funnels: each page's and event's items of the day, packed;
+`RollupSignup`, for conversion paths: each user created that day, as they count.
 
 Visitors are not additive: a visitor active on two days of a period counts once.
 So for each (visitor, value, day) the visitor was active on, the build finds the
@@ -29,6 +30,8 @@ from .read import (
     rollup_flow_steps,
     rollup_page_sums,
     rollup_property_sums,
+    rollup_signup_paths,
+    rollup_signup_touches,
     rollup_totals,
     rollup_trails,
     rollup_usable,
@@ -47,6 +50,8 @@ __all__ = [
     "rollup_property_sums",
     "rollup_rows_first_day",
     "rollup_rows_touch",
+    "rollup_signup_paths",
+    "rollup_signup_touches",
     "rollup_totals",
     "rollup_trails",
     "rollup_usable",

@@ -26,6 +26,7 @@ from ...models import (
     RollupDay,
     RollupDirtyDay,
     RollupFlow,
+    RollupSignup,
     RollupState,
     RollupTrail,
     RollupVisitors,
@@ -33,7 +34,7 @@ from ...models import (
 )
 from ..memory import REPORT_WORK_MEM
 from ..properties import EVENT, PAGE, SESSION_COLUMNS
-from ..query import CUSTOM_MAX_DAYS, environment_zone
+from ..query import CUSTOM_MAX_DAYS, StatsQuery, environment_zone
 
 # A previous active day further back than the longest period a report may ask for
 # is as good as none: such gaps are stored as NULL, and the refresh looks back no further.
@@ -210,7 +211,7 @@ GROUP BY day, kind, key
 # days it recomputes.
 _MIDNIGHT_SLACK = timedelta(hours=3)
 
-_ROLLUP_MODELS = (RollupDay, RollupVisitors, RollupFlow, RollupTrail)
+_ROLLUP_MODELS = (RollupDay, RollupVisitors, RollupFlow, RollupTrail, RollupSignup)
 
 
 def rollups_refresh() -> dict[int, date]:
@@ -308,6 +309,7 @@ def _build(environment: Environment, state: RollupState | None, *, since_day: da
         with connection.cursor() as cursor:
             for sql in (_SUMS_SQL, _VISITORS_SQL, _FLOWS_SQL, _TRAILS_SQL):
                 cursor.execute(sql, params)
+            _signups_build(environment, since_day)
             if from_scratch:
                 # Fresh tables have no statistics until autovacuum comes by: without
                 # them the planner took the refresh's day index for the reports' reads.
@@ -316,6 +318,31 @@ def _build(environment: Environment, state: RollupState | None, *, since_day: da
     state.refreshed_at = now
     state.save()
     return since_day
+
+
+def _signups_build(environment: Environment, since_day: date) -> None:
+    """Conversion paths' rows of the users created from `since_day` on, by the raw report's own code."""
+    # Imported here: the reports import the rollups' readers from this package.
+    from ..conversions import signups_of
+
+    today = timezone.now().astimezone(environment_zone(environment)).date()
+    days = StatsQuery(environment=environment, period="custom", date_from=since_day, date_to=max(since_day, today))
+    RollupSignup.objects.bulk_create(
+        [
+            RollupSignup(
+                environment=environment,
+                day=signup.day,
+                channel=signup.touch[0],
+                source=signup.touch[1],
+                campaign=signup.touch[2],
+                seconds=signup.seconds,
+                sessions=signup.sessions,
+                path=signup.path and list(signup.path),
+            )
+            for signup in signups_of(days)
+        ],
+        batch_size=1000,
+    )
 
 
 def _first_day(environment: Environment) -> date | None:

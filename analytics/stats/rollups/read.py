@@ -9,10 +9,11 @@ import json
 from collections import Counter
 
 import psycopg
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 
-from ...models import RollupDay, RollupFlow, RollupState, RollupTrail
+from ...models import RollupDay, RollupFlow, RollupSignup, RollupState, RollupTrail
 from ..metrics import TOTAL
 from ..properties import EVENT, PAGE
 from ..query import StatsQuery
@@ -167,3 +168,34 @@ def rollup_trails(query: StatsQuery, keys: list[tuple[int, str]]) -> dict[tuple[
         for kind, key, items in cursor:
             packed.setdefault((kind, key), []).append(items)
     return packed
+
+
+def rollup_signup_touches(query: StatsQuery):
+    """Per first touch of the period's users: (channel, source, campaign, signups, [seconds], [sessions])."""
+    timed = Q(seconds__isnull=False)
+    return (
+        _signups(query)
+        .values("channel", "source", "campaign")
+        .annotate(
+            signups=Count("pk"),
+            timed_seconds=ArrayAgg("seconds", filter=timed, default=[]),
+            timed_sessions=ArrayAgg("sessions", filter=timed, default=[]),
+        )
+        .values_list("channel", "source", "campaign", "signups", "timed_seconds", "timed_sessions")
+        .order_by()
+    )
+
+
+def rollup_signup_paths(query: StatsQuery):
+    """Per way into signup of the period's users: (steps, users)."""
+    return (
+        _signups(query)
+        .filter(path__isnull=False)
+        .values("path")
+        .annotate(users=Count("pk"))
+        .values_list("path", "users")
+    ).order_by()
+
+
+def _signups(query: StatsQuery):
+    return RollupSignup.objects.filter(environment=query.environment, day__gte=query.date_from, day__lte=query.date_to)
