@@ -454,7 +454,7 @@ class RollupTrail(models.Model):
 
 
 class RollupSignup(models.Model):
-    """A user created on a local day, as conversion paths count them (see stats/conversions.py).
+    """A user created on a local day, as conversion paths count them (see stats/signups.py).
 
     One row per user: the first touch (all "" without one), the time and sessions from
     it to the signup (NULL without one) and the way into signup (NULL without a signup

@@ -19,13 +19,14 @@ from typing import NamedTuple
 
 import numpy as np
 from django.db import connection
-from django.db.models import BigIntegerField, F, Func, Q
+from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 
 from ascendkit_site.errors import ApplicationError
 
 from ..models import FUNNEL_PATH_MAX, Event, Pageview, RollupTrail
+from .epoch import EPOCH, MICROSECOND, EpochMicroseconds
 from .memory import with_report_memory
 from .metrics import rate
 from .query import StatsQuery
@@ -37,19 +38,6 @@ MIN_STEPS, MAX_STEPS = 2, 8
 DEFAULT_WINDOW_HOURS = 168
 MAX_WINDOW_HOURS = 24 * 90
 STEP_MAX_LENGTH = 2048
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
-
-
-class EpochMicroseconds(Func):
-    """A time as whole microseconds since 1970 (PostgreSQL, exact: EXTRACT gives a numeric).
-
-    A funnel walks hundreds of thousands of items; an integer costs far less to fetch
-    than a time-zone-aware datetime.
-    """
-
-    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
-    output_field = BigIntegerField()
 
 
 @dataclass(frozen=True)

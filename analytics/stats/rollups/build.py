@@ -35,6 +35,7 @@ from ...models import (
 from ..memory import REPORT_WORK_MEM
 from ..properties import EVENT, PAGE, SESSION_COLUMNS
 from ..query import CUSTOM_MAX_DAYS, StatsQuery, environment_zone
+from ..signups import signups_of
 
 # A previous active day further back than the longest period a report may ask for
 # is as good as none: such gaps are stored as NULL, and the refresh looks back no further.
@@ -322,9 +323,6 @@ def _build(environment: Environment, state: RollupState | None, *, since_day: da
 
 def _signups_build(environment: Environment, since_day: date) -> None:
     """Conversion paths' rows of the users created from `since_day` on, by the raw report's own code."""
-    # Imported here: the reports import the rollups' readers from this package.
-    from ..conversions import signups_of
-
     today = timezone.now().astimezone(environment_zone(environment)).date()
     days = StatsQuery(environment=environment, period="custom", date_from=since_day, date_to=max(since_day, today))
     RollupSignup.objects.bulk_create(
