@@ -7,7 +7,16 @@ import pytest
 import time_machine
 from django.db import connection, connections, transaction
 
-from analytics.models import Attribution, Event, OutboxEntry, Pageview, Session, Visitor
+from analytics.models import (
+    Attribution,
+    CollectBatch,
+    Event,
+    OutboxEntry,
+    Pageview,
+    RollupDirtyDay,
+    Session,
+    Visitor,
+)
 from analytics.services import deletion
 from analytics.services.deletion import user_erase, visitors_purge_anonymous
 from identity.models import EndUser, UserToken
@@ -305,3 +314,20 @@ def test_erasure_keeps_other_users_and_other_environments(erased_user, tenant, o
     assert rows_of(anonymous) == full
     assert rows_of(elsewhere) == full
     assert EndUser.objects.filter(pk=teammate.pk).exists()
+
+
+def test_deleting_an_environment_takes_its_rows_and_queue_along(tenant, other_tenant):
+    # The hot tables refer to their environment without a database constraint: the
+    # cascade is Django's, and must leave nothing behind.
+    environment = tenant.environment
+    visitor_with_history(environment)
+    kept = visitor_with_history(other_tenant.environment)
+    CollectBatch.objects.create(environment=environment, visitor_public_id="vis_x", payload={})
+    RollupDirtyDay.objects.create(environment=environment, day=START.date())
+
+    environment_id = environment.pk
+    environment.delete()
+
+    for model in (Visitor, Session, Pageview, Event, Attribution, CollectBatch, RollupDirtyDay):
+        assert not model.objects.filter(environment_id=environment_id).exists(), model.__name__
+    assert Pageview.objects.filter(visitor=kept).count() == 2
