@@ -162,6 +162,7 @@ def rollup_trails(query: StatsQuery, keys: list[tuple[int, str]]) -> dict[tuple[
     sql, params = rows.query.sql_with_params()
     # In binary: as text, bytes travel hex-encoded, twice the size, and decoding them
     # cost four times the fetch.
+    connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, binary=True)
         packed = {}
