@@ -14,7 +14,7 @@ MICROSECOND = timedelta(microseconds=1)
 class EpochMicroseconds(Func):
     """A time as whole microseconds since 1970 (PostgreSQL, exact: EXTRACT gives a numeric).
 
-    The funnels' and conversion paths' raw reads fetch thousands of them.
+    Conversion paths' raw reads fetch thousands of them.
     """
 
     template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"

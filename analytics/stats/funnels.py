@@ -19,16 +19,17 @@ from typing import NamedTuple
 
 import numpy as np
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 
 from ascendkit_site.errors import ApplicationError
 
 from ..models import FUNNEL_PATH_MAX, Event, Pageview, RollupTrail
-from .epoch import EPOCH, MICROSECOND, EpochMicroseconds
+from .epoch import EPOCH, MICROSECOND
 from .memory import with_report_memory
 from .metrics import rate
+from .packed import ITEM, ITEM_BYTES, packed_fetch
 from .query import StatsQuery
 from .rollups import rollup_trails, rollup_usable
 from .scope import session_conditions
@@ -125,10 +126,53 @@ _POSTGRESQL_EPOCH_MICROSECONDS = (datetime(2000, 1, 1, tzinfo=UTC) - EPOCH) // M
 
 def _rollup_items(query: StatsQuery, keys: list[tuple[int, str]]) -> Items:
     """The period's items of each key, from the packed days of RollupTrail."""
-    packed = rollup_trails(query, keys)
-    days = [packed.get(key, []) for key in keys]
-    stored = np.frombuffer(b"".join(b"".join(parts) for parts in days), dtype=">i8").reshape(-1, 3)
-    sizes = [sum(len(part) for part in parts) // 24 for parts in days]
+    return _unpacked(keys, rollup_trails(query, keys))
+
+
+def _raw_items(query: StatsQuery, keys: list[tuple[int, str]]) -> Items:
+    """The period's items of each key (with filters, of the matching sessions) from the raw rows."""
+    paths = [key for kind, key in keys if kind == RollupTrail.Kind.PAGEVIEW]
+    names = [key for kind, key in keys if kind == RollupTrail.Kind.EVENT]
+    parts = []
+    if paths:
+        pageviews = Pageview.objects.filter(_in_period(query), path__in=paths)
+        if all(len(path) <= FUNNEL_PATH_MAX for path in paths):
+            # Says what the funnel index holds, so that the planner reads the index alone.
+            pageviews = pageviews.filter(LessThanOrEqual(Length("path"), FUNNEL_PATH_MAX))
+        parts.append((RollupTrail.Kind.PAGEVIEW, pageviews.values_list("path", "visitor_id", "timestamp", "pk")))
+    if names:
+        events = Event.objects.filter(_in_period(query), name__in=names, visitor__isnull=False)
+        parts.append((RollupTrail.Kind.EVENT, events.values_list("name", "visitor_id", "timestamp", "pk")))
+    if connection.vendor == "postgresql":
+        return _unpacked(keys, _packed_by_key(parts))
+    labels = {key: label for label, key in enumerate(keys)}
+    rows = [
+        (visitor, (at - EPOCH) // MICROSECOND, kind, pk, labels[kind, key])
+        for kind, items in parts
+        for key, visitor, at, pk in items
+    ]
+    return Items(*np.array(rows, dtype=np.int64).reshape(-1, 5).T)
+
+
+def _packed_by_key(parts) -> dict[tuple[int, str], list[bytes]]:
+    """Each key's items packed by PostgreSQL, as RollupTrail holds them: one fetch, no row per item."""
+    packed = {}
+    for kind, items in parts:
+        sql, params = items.query.sql_with_params()
+        grouped = (
+            f"SELECT key, string_agg({ITEM}, ''::bytea) "
+            f"FROM ({sql}) AS items (key, visitor_id, timestamp, id) GROUP BY key"
+        )
+        for key, packed_items in packed_fetch(grouped, params):
+            packed[kind, key] = [packed_items]
+    return packed
+
+
+def _unpacked(keys: list[tuple[int, str]], packed: dict[tuple[int, str], list[bytes]]) -> Items:
+    """Items from packed parts per key (see packed.py), labelled by their key's index."""
+    parts = [packed.get(key, []) for key in keys]
+    stored = np.frombuffer(b"".join(b"".join(chunks) for chunks in parts), dtype=">i8").reshape(-1, 3)
+    sizes = [sum(len(chunk) for chunk in chunks) // ITEM_BYTES for chunks in parts]
     return Items(
         visitor=stored[:, 0].astype(np.int64),
         at=stored[:, 1].astype(np.int64) + _POSTGRESQL_EPOCH_MICROSECONDS,
@@ -138,41 +182,10 @@ def _rollup_items(query: StatsQuery, keys: list[tuple[int, str]]) -> Items:
     )
 
 
-def _raw_items(query: StatsQuery, keys: list[tuple[int, str]]) -> Items:
-    """The period's items of each key (with filters, of the matching sessions) from the raw rows."""
-    labels = {key: label for label, key in enumerate(keys)}
-    paths = [key for kind, key in keys if kind == RollupTrail.Kind.PAGEVIEW]
-    names = [key for kind, key in keys if kind == RollupTrail.Kind.EVENT]
-    rows = []
-    if paths:
-        pageviews = Pageview.objects.filter(_in_period(query), path__in=paths)
-        if all(len(path) <= FUNNEL_PATH_MAX for path in paths):
-            # Says what the funnel index holds, so that the planner reads the index alone.
-            pageviews = pageviews.filter(LessThanOrEqual(Length("path"), FUNNEL_PATH_MAX))
-        kind = RollupTrail.Kind.PAGEVIEW
-        for visitor, at, pk, path in _timed(pageviews).values_list("visitor_id", "at", "pk", "path"):
-            rows.append((visitor, at, kind, pk, labels[kind, path]))
-    if names:
-        events = Event.objects.filter(_in_period(query), name__in=names, visitor__isnull=False)
-        kind = RollupTrail.Kind.EVENT
-        for visitor, at, pk, name in _timed(events).values_list("visitor_id", "at", "pk", "name"):
-            rows.append((visitor, at, kind, pk, labels[kind, name]))
-    if connection.vendor != "postgresql":
-        rows = [(visitor, (at - EPOCH) // MICROSECOND, *rest) for visitor, at, *rest in rows]
-    return Items(*np.array(rows, dtype=np.int64).reshape(-1, 5).T)
-
-
 def _in_period(query: StatsQuery) -> Q:
     # Every filter, `page` and `event` included, keeps whole sessions here.
     matching = session_conditions(query, "session__") if query.filters else Q()
     return Q(matching, environment=query.environment, timestamp__gte=query.start, timestamp__lt=query.end)
-
-
-def _timed(items):
-    """Items with `at`: their time, in microseconds since 1970 on PostgreSQL (else a datetime)."""
-    if connection.vendor == "postgresql":
-        return items.annotate(at=EpochMicroseconds("timestamp"))
-    return items.annotate(at=F("timestamp"))
 
 
 def _reached_counts(items: Items, step_labels: list[int], window: int) -> list[int]:

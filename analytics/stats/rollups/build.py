@@ -33,6 +33,7 @@ from ...models import (
     Session,
 )
 from ..memory import REPORT_WORK_MEM
+from ..packed import ITEM
 from ..properties import EVENT, PAGE, SESSION_COLUMNS
 from ..query import CUSTOM_MAX_DAYS, StatsQuery, environment_zone
 from ..signups import signups_of
@@ -189,17 +190,15 @@ GROUP BY p.day, st.start_page, p.position - st.first_position + 1, p.path, p.nex
 
 # Funnels' items (funnels.py) per local day and page or event name, packed in the
 # order funnels walk them: 24 bytes an item, visitor ID, time and ID.
-_TRAILS_SQL = """
+_TRAILS_SQL = f"""
 INSERT INTO analytics_rolluptrail (environment_id, day, kind, key, items)
-SELECT %(environment)s, day, kind, key, string_agg(item, ''::bytea ORDER BY visitor_id, moment, id)
+SELECT %(environment)s, day, kind, key, string_agg({ITEM}, ''::bytea ORDER BY visitor_id, timestamp, id)
 FROM (
-    SELECT (timestamp AT TIME ZONE %(zone)s)::date AS day, 0 AS kind, path AS key, visitor_id, timestamp AS moment, id,
-           int8send(visitor_id) || timestamptz_send(timestamp) || int8send(id) AS item
+    SELECT (timestamp AT TIME ZONE %(zone)s)::date AS day, 0 AS kind, path AS key, visitor_id, timestamp, id
     FROM analytics_pageview
     WHERE environment_id = %(environment)s AND timestamp >= %(since)s
   UNION ALL
-    SELECT (timestamp AT TIME ZONE %(zone)s)::date, 1, name, visitor_id, timestamp, id,
-           int8send(visitor_id) || timestamptz_send(timestamp) || int8send(id)
+    SELECT (timestamp AT TIME ZONE %(zone)s)::date, 1, name, visitor_id, timestamp, id
     FROM analytics_event
     WHERE environment_id = %(environment)s AND timestamp >= %(since)s AND visitor_id IS NOT NULL
 ) AS items

@@ -8,13 +8,13 @@ round and sort both the same way.
 import json
 from collections import Counter
 
-import psycopg
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from ...models import RollupDay, RollupFlow, RollupSignup, RollupState, RollupTrail
 from ..metrics import TOTAL
+from ..packed import packed_fetch
 from ..properties import EVENT, PAGE
 from ..query import StatsQuery
 from .build import FIRST_TOUCH, GAP_HORIZON_DAYS
@@ -159,15 +159,9 @@ def rollup_trails(query: StatsQuery, keys: list[tuple[int, str]]) -> dict[tuple[
     rows = RollupTrail.objects.filter(
         wanted, environment=query.environment, day__gte=query.date_from, day__lte=query.date_to
     ).values_list("kind", "key", "items")
-    sql, params = rows.query.sql_with_params()
-    # In binary: as text, bytes travel hex-encoded, twice the size, and decoding them
-    # cost four times the fetch.
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, binary=True)
-        packed = {}
-        for kind, key, items in cursor:
-            packed.setdefault((kind, key), []).append(items)
+    packed = {}
+    for kind, key, items in packed_fetch(*rows.query.sql_with_params()):
+        packed.setdefault((kind, key), []).append(items)
     return packed
 
 
