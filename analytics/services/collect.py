@@ -8,6 +8,7 @@ writes hundreds at a time with the same writer. The queue's payload codec lives
 here too, beside both ends of the queue.
 """
 
+import json
 import logging
 import os
 import sys
@@ -226,9 +227,9 @@ def browser_batch_enqueue(*, batch: BrowserBatch) -> RecordResult:
     return RecordResult(accepted=len(fresh), duplicates=len(batch.items) - len(fresh))
 
 
-def batch_payload(client: Client, items: list[BrowserItem]) -> dict:
-    """A queued batch as JSON: the enriched client and the validated items."""
-    return {
+def batch_payload(client: Client, items: list[BrowserItem]) -> bytes:
+    """A queued batch as UTF-8 JSON: the enriched client and the validated items."""
+    payload = {
         "client": {**client.__dict__, "device": client.device.__dict__, "place": client.place.__dict__},
         "items": [
             {
@@ -240,10 +241,17 @@ def batch_payload(client: Client, items: list[BrowserItem]) -> dict:
             for item in items
         ],
     }
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def batch_from_payload(*, environment: Environment, visitor_public_id: str, payload: dict) -> BrowserBatch:
-    client = payload["client"]
+def payload_decode(payload: bytes | memoryview | str) -> dict:
+    """A queued batch's payload as the dict `batch_payload` encoded (databases hand back bytes or a view)."""
+    return json.loads(bytes(payload) if isinstance(payload, memoryview) else payload)
+
+
+def batch_from_payload(*, environment: Environment, visitor_public_id: str, payload: bytes) -> BrowserBatch:
+    data = payload_decode(payload)
+    client = data["client"]
     return BrowserBatch(
         environment=environment,
         visitor_public_id=visitor_public_id,
@@ -257,7 +265,7 @@ def batch_from_payload(*, environment: Environment, visitor_public_id: str, payl
                     "traffic": Traffic(**item["traffic"]) if item.get("traffic") else None,
                 }
             )
-            for item in payload["items"]
+            for item in data["items"]
         ],
     )
 

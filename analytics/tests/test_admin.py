@@ -69,7 +69,7 @@ def record_traffic(environment, *, n=1, email="ada@example.com"):
         )
         OutboxEntry.objects.create(environment=environment, event=event)
         CollectBatch.objects.create(
-            environment=environment, visitor_public_id=visitor.public_id, payload={"client": {}, "items": []}
+            environment=environment, visitor_public_id=visitor.public_id, payload=b'{"client": {}, "items": []}'
         )
     BotHit.objects.get_or_create(environment=environment, day=date.today() - timedelta(days=n), defaults={"count": 3})
     return visitor

@@ -322,7 +322,7 @@ def test_deleting_an_environment_takes_its_rows_and_queue_along(tenant, other_te
     environment = tenant.environment
     visitor_with_history(environment)
     kept = visitor_with_history(other_tenant.environment)
-    CollectBatch.objects.create(environment=environment, visitor_public_id="vis_x", payload={})
+    CollectBatch.objects.create(environment=environment, visitor_public_id="vis_x", payload=b"{}")
     RollupDirtyDay.objects.create(environment=environment, day=START.date())
 
     environment_id = environment.pk
