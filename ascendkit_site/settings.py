@@ -316,7 +316,7 @@ DEMO_SITE = env.bool("DEMO_SITE", default=DEBUG)
 # --- Logging --------------------------------------------------------------------------
 
 # Request logging stays off at the Django level: django.request's messages carry
-# nothing of the client address, and gunicorn's access log is configured without it.
+# nothing of the client address, and the web server's access log is off.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

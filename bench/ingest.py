@@ -14,16 +14,18 @@ import time
 from . import traffic
 from .run import DB_PREFIX, connect, cpu_seconds, machine_busy_seconds, value
 
-# As the README runs production: gunicorn with 4 threads a worker, and the writer a process of
+# As the README runs production: granian with 4 threads a worker, and the writer a process of
 # its own beside it (a thread in a web process shares the interpreter lock with four request
-# threads, and falls behind them).
+# threads, and falls behind them). "gunicorn" is the same on gunicorn, as production ran before.
 PRODUCTION = {"REDIS_URL": "redis://127.0.0.1:6379/7", "COLLECT_WRITER": "external"}
-CONFIGS = {  # name: gunicorn threads, settings (None: the floor), a manage.py command beside gunicorn
-    "floor": (1, None, []),
-    "defaults": (1, {}, []),
-    "production": (4, PRODUCTION, ["collect_writer"]),
+CONFIGS = {  # name: web server, its threads, settings (None: the floor), a manage.py command beside it
+    "floor": ("gunicorn", 1, None, []),
+    "defaults": ("gunicorn", 1, {}, []),
+    "gunicorn": ("gunicorn", 4, PRODUCTION, ["collect_writer"]),
+    "production": ("granian", 4, PRODUCTION, ["collect_writer"]),
 }
-PLAN = [("1-10", ("floor", "defaults", "production")), ("1-3", ("floor", "defaults", "production"))]
+CONFIGURATIONS = ("floor", "defaults", "gunicorn", "production")
+PLAN = [("1-10", CONFIGURATIONS), ("1-3", CONFIGURATIONS)]
 RATE_MAX = 3000  # requests/s: a configuration that serves fewer never runs out of prepared requests
 STORED = "SELECT (SELECT count(*) FROM analytics_pageview) + (SELECT count(*) FROM analytics_event)"
 REPEATS = """SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM (
@@ -59,13 +61,13 @@ class Queue:
 
 
 def measure(bench, name: str, mix: str, prefix: str, warm_prefix: str) -> dict:
-    threads, settings, beside = CONFIGS[name]
+    web, threads, settings, beside = CONFIGS[name]
     database = bench.database(f"{name}_{mix.replace('-', '_')}") if settings is not None else None
     if database:
         env, app, key = bench.django_env(database.name, **settings), "ascendkit_site.wsgi:application", database.env_key
     else:  # the floor configures its own settings
         env, app, key = {**os.environ, "DJANGO_SETTINGS_MODULE": ""}, "bench.floor:application", "-"
-    server = bench.serve(app, env=env, threads=threads, beside=beside)
+    server = bench.serve(app, env=env, threads=threads, beside=beside, server=web)
     url, queue = server.url + "/v1/analytics/collect", Queue(database.name) if database else None
     try:
         warm = bench.wrk(url, warm_prefix, env_key=key, duration=3)

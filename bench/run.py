@@ -72,7 +72,7 @@ class Database(NamedTuple):
 
 class Server(NamedTuple):
     url: str
-    processes: list[subprocess.Popen]  # gunicorn first
+    processes: list[subprocess.Popen]  # the web server first
 
     def alive(self) -> bool:
         return all(process.poll() is None for process in self.processes)
@@ -145,14 +145,20 @@ class Bench:
         with connect() as conn:
             return [row[0] for row in conn.execute(query, (db_name,))]
 
-    def serve(self, app: str, *, env: dict, workers: int = 2, threads: int = 1, beside: list[str] = ()) -> Server:
-        """gunicorn serving `app` (and `manage.py <beside>` next to it), once it answers."""
+    def serve(
+        self, app: str, *, env: dict, workers: int = 2, threads: int = 1, beside: list[str] = (), server="gunicorn"
+    ) -> Server:
+        """gunicorn (or granian) serving `app` (and `manage.py <beside>` next to it), once it answers."""
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        gunicorn = [PYTHON, *f"-m gunicorn {app} -w {workers} --threads {threads} -b 127.0.0.1:{port}".split()]
+        if server == "granian":
+            web = f"-m granian --interface wsgi --workers {workers} --blocking-threads {threads} --no-ws"
+            web += f" --log-level warning --host 127.0.0.1 --port {port} {app}"
+        else:
+            web = f"-m gunicorn {app} -w {workers} --threads {threads} -b 127.0.0.1:{port}"
         log = open(self.workdir / f"server-{port}.log", "ab")  # noqa: SIM115 - the processes write to it
-        commands = [gunicorn] + ([[PYTHON, "manage.py", *beside]] if beside else [])
+        commands = [[PYTHON, *web.split()]] + ([[PYTHON, "manage.py", *beside]] if beside else [])
         popen = {"cwd": ROOT, "env": env, "stdout": log, "stderr": log, "start_new_session": True}
         server = Server(f"http://127.0.0.1:{port}", [subprocess.Popen(command, **popen) for command in commands])
         for _ in range(300):

@@ -1,6 +1,6 @@
 """`make reliability`: faults and hostile input against the production setup, as a table.
 
-Starts its own PostgreSQL cluster, redis-server, gunicorn, collect_writer, Celery
+Starts its own PostgreSQL cluster, redis-server, granian, collect_writer, Celery
 worker and beat, and nginx (reliability/stack.py), then, one after the other:
 stops PostgreSQL mid-load, kills the writer and a web worker with -9, stops Redis,
 runs the slow-body attack with and without nginx, fuzzes the API with schemathesis,
@@ -130,7 +130,7 @@ def web_worker_killed(stack: Stack) -> Row:
             killed += 1
     thread.join()
     stack.wait_ready()  # the replacement workers load the app before the next fault
-    return delivery_row(stack, "gunicorn worker killed -9, twice", "web", result["value"], f"{killed} killed")
+    return delivery_row(stack, "web worker killed -9, twice", "web", result["value"], f"{killed} killed")
 
 
 def signups(stack: Stack, emails_and_visitors: list[tuple[str, str | None]]) -> tuple[list[float], list[str]]:
@@ -252,7 +252,7 @@ def history_stitched(stack: Stack, visitors: list[str], redis_back_at: float) ->
 
 def slow_bodies(stack: Stack) -> list[Row]:
     rows = []
-    targets = (("gunicorn alone (before)", stack.web_url, False), ("nginx in front (after)", stack.proxy_url, True))
+    targets = (("granian alone", stack.web_url, False), ("nginx in front (after)", stack.proxy_url, True))
     for label, url, must_hold in targets:
         answers, held = slow_body_attack(url, stack.keys["envKey"])
         answered = [seconds for seconds in answers if seconds is not None]
@@ -340,7 +340,7 @@ def main() -> int:
         rows.append(postgres_stopped(stack))
         log("collect_writer killed")
         rows.append(writer_killed(stack))
-        log("gunicorn worker killed")
+        log("web worker killed")
         rows.append(web_worker_killed(stack))
         log("Redis stopped")
         redis_rows, visitors, tokens = redis_stopped(stack)

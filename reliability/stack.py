@@ -1,7 +1,7 @@
 """The production configuration on loopback, in processes this run owns and may break.
 
 A PostgreSQL cluster of its own (another port, a temporary directory), a
-redis-server of its own, gunicorn as the README runs it (2 workers x 4 threads),
+redis-server of its own, granian as the README runs it (2 workers x 4 threads),
 `collect_writer`, a Celery worker and beat, and nginx with `deploy/nginx.conf` in
 front. The machine's shared PostgreSQL and Redis are never touched.
 """
@@ -152,7 +152,7 @@ class Stack:
                     self.spawn(name, command)
 
     def wait_ready(self, seconds: float = 120) -> None:
-        """Until both gunicorn workers have loaded the app: 20 quick answers in a row."""
+        """Until both web workers have loaded the app: 20 quick answers in a row."""
         deadline = time.monotonic() + seconds
         quick = 0
         while quick < 20 and time.monotonic() < deadline:
@@ -209,14 +209,15 @@ class Stack:
 
     def web_start(self) -> None:
         self.spawn(
-            "gunicorn",
-            # As the README runs it; the control socket (in $HOME) is left to other gunicorns.
-            [PYTHON, "-m", "gunicorn", "ascendkit_site.wsgi:application", "-w", "2", "--threads", "4",
-             "-b", f"127.0.0.1:{self.web_port}", "--no-control-socket"],
+            "web",
+            # As the README runs it.
+            [PYTHON, "-m", "granian", "--interface", "wsgi", "--workers", "2", "--blocking-threads", "4",
+             "--no-ws", "--respawn-failed-workers", "--respawn-interval", "1", "--log-level", "warning",
+             "--host", "127.0.0.1", "--port", str(self.web_port), "ascendkit_site.wsgi:application"],
         )  # fmt: skip
 
     def web_workers(self) -> list[int]:
-        master = self.processes["gunicorn"].pid
+        master = self.processes["web"].pid
         children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
         return [int(pid) for pid in children]
 
@@ -248,7 +249,7 @@ class Stack:
 
     def stop(self, *, keep_files: bool = False) -> None:
         self.stopping.set()
-        for name in ("nginx", "gunicorn", "writer", "worker", "beat"):
+        for name in ("nginx", "web", "writer", "worker", "beat"):
             self.kill(name, signal.SIGTERM)
         self.kill("redis")
         with contextlib.suppress(subprocess.CalledProcessError):
