@@ -4,7 +4,7 @@ For each batch mix, the same prepared requests go to the floor (`bench/floor.py`
 each configuration in turn, each in a fresh database: a 3 s warm-up with other visitors
 (in queued mode, until written), then the timed load. Stored events (pageviews + events)
 count from the timed load's first request until the queue is empty. CPU per stored event:
-what gunicorn, the collect writer and the database's backends used over the same span.
+what the web server, the collect writer and the database's backends used over the same span.
 """
 
 import os
@@ -33,7 +33,7 @@ REPEATS = """SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM (
     SELECT environment_id, message_id FROM analytics_event) AS stored
     GROUP BY environment_id, message_id HAVING count(*) > 1) AS repeated"""
 HEADER = "configuration  req/s  events/s  ÷floor req/s  ÷floor ev/s  p50 ms  p99 ms  drain s"
-HEADER += "  CPU µs/event: gunicorn + writer, postgres, wrk"
+HEADER += "  CPU µs/event: web + writer, postgres, wrk"
 
 
 class Queue:
@@ -89,23 +89,23 @@ def measure(bench, name: str, mix: str, prefix: str, warm_prefix: str) -> dict:
     result = {"load": load, "warm_up": warm, "events": events, "seconds": seconds, "machine_busy_s": busy}
     result.update(events_per_s=events / seconds, requests_per_s=load["answered"] / load["seconds"])
     result.update(drain_s=(end or time.time()) - load["last"], p50_ms=load["p50_us"] / 1e3, p99_ms=load["p99_us"] / 1e3)
-    result.update({f"{group}_cpu_s": used.pop(group) for group in ("gunicorn", "writer")})
+    result.update({f"{group}_cpu_s": used.pop(group) for group in ("web", "writer")})
     result["postgres_cpu_s"] = sum(used.values())
     checks(bench, name, database, warm, load, drained=end is not None, alive=alive)
     return result
 
 
 def cpu(bench, server, database) -> dict[str, float]:
-    """CPU seconds so far: gunicorn and the writer with their children, and each backend of the database."""
-    gunicorn, *writer = cpu_seconds([process.pid for process in server.processes])
+    """CPU seconds so far: the web server and the writer with their children, and each backend of the database."""
+    web, *writer = cpu_seconds([process.pid for process in server.processes])
     backends = bench.backends(database.name) if database else []
-    return {"gunicorn": gunicorn, "writer": sum(writer), **dict(zip(backends, cpu_seconds(backends), strict=True))}
+    return {"web": web, "writer": sum(writer), **dict(zip(backends, cpu_seconds(backends), strict=True))}
 
 
 def checks(bench, name, database, warm, load, *, drained: bool, alive: bool) -> None:
     others = {key: n for run in (warm, load) for key, n in run.items() if key.startswith("status_") and n}
     others.pop("status_202", None)
-    # wrk also counts as socket errors the idle keep-alive connections that gunicorn closes after the load.
+    # wrk also counts as socket errors the idle keep-alive connections that the web server closes after the load.
     unanswered = sum(run["sent"] - run["answered"] for run in (warm, load))
     detail = f"other statuses: {others or 'none'}, {unanswered} unanswered, {load['socket_errors']} socket errors"
     bench.check(f"{name}: every request answered 202", not others and not unanswered, detail)
@@ -136,7 +136,7 @@ def copy_ceiling(db_name: str) -> float:
 
 
 def line(name: str, result: dict, floor: dict) -> str:
-    seconds = [result[f"{group}_cpu_s"] for group in ("gunicorn", "writer", "postgres")] + [result["load"]["wrk_cpu_s"]]
+    seconds = [result[f"{group}_cpu_s"] for group in ("web", "writer", "postgres")] + [result["load"]["wrk_cpu_s"]]
     per_event = [value * 1e6 / max(1, result["events"]) for value in seconds]
     ratios = result["events_per_s"] / floor["requests_per_s"], result["events_per_s"] / floor["events_per_s"]
     text = f"{name:<13}{result['requests_per_s']:>6,.0f}{result['events_per_s']:>10,.0f}{ratios[0]:>13.2f}×"

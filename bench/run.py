@@ -1,10 +1,10 @@
-"""`make bench`: each question's module against real gunicorn processes, over HTTP only.
+"""`make bench`: each question's module against real web server processes, over HTTP only.
 
     .venv/bin/python -m bench.run [--duration 20] [--modules ingest,reports] [--keep-db]
 
 A module is `bench/<name>.py` with `run(bench: Bench) -> dict`; one that is not there is
 skipped. The harness gives it fresh PostgreSQL databases (copies of one migrated template
-with one environment), gunicorn and manage.py processes, wrk, and CPU counters from
+with one environment), gunicorn or granian and manage.py processes, wrk, and CPU counters from
 /proc. Figures go to the terminal and `bench/results/latest.json`; a failed check exits 1.
 """
 
@@ -140,7 +140,7 @@ class Bench:
         return name
 
     def backends(self, db_name: str) -> list[int]:
-        """The server processes of the connections gunicorn and manage.py made (PGAPPNAME=bench)."""
+        """The server processes of the connections the web server and manage.py made (PGAPPNAME=bench)."""
         query = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'bench'"
         with connect() as conn:
             return [row[0] for row in conn.execute(query, (db_name,))]
