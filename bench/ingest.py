@@ -67,7 +67,7 @@ def measure(bench, name: str, mix: str, prefix: str, warm_prefix: str) -> dict:
         env, app, key = bench.django_env(database.name, **settings), "ascendkit_site.wsgi:application", database.env_key
     else:  # the floor configures its own settings
         env, app, key = {**os.environ, "DJANGO_SETTINGS_MODULE": ""}, "bench.floor:application", "-"
-    server = bench.serve(app, env=env, threads=threads, beside=beside, server=web)
+    server = bench.serve(app, env=env, threads=threads, beside=beside, web_server=web)
     url, queue = server.url + "/v1/analytics/collect", Queue(database.name) if database else None
     try:
         warm = bench.wrk(url, warm_prefix, env_key=key, duration=3)

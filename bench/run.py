@@ -146,13 +146,13 @@ class Bench:
             return [row[0] for row in conn.execute(query, (db_name,))]
 
     def serve(
-        self, app: str, *, env: dict, workers: int = 2, threads: int = 1, beside: list[str] = (), server="gunicorn"
+        self, app: str, *, env: dict, workers: int = 2, threads: int = 1, beside: list[str] = (), web_server="gunicorn"
     ) -> Server:
         """gunicorn (or granian) serving `app` (and `manage.py <beside>` next to it), once it answers."""
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        if server == "granian":
+        if web_server == "granian":
             web = f"-m granian --interface wsgi --workers {workers} --blocking-threads {threads} --no-ws"
             web += f" --log-level warning --host 127.0.0.1 --port {port} {app}"
         else:
