@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from identity.models import EndUser
 
 from .models import Attribution, Event, Pageview, Session, Visitor
+from .services.bulk import pg_rows
 
 TIMELINE_DEFAULT_LIMIT = 100
 TIMELINE_MAX_LIMIT = 500
@@ -115,14 +116,13 @@ def stored_message_ids(*, environment_id: int, message_ids) -> set[str]:
     if not message_ids:
         return set()
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            wanted = "WHERE environment_id = %s AND message_id = ANY(%s)"
-            cursor.execute(
-                f"SELECT message_id FROM {Pageview._meta.db_table} {wanted} "
-                f"UNION SELECT message_id FROM {Event._meta.db_table} {wanted}",
-                [environment_id, list(message_ids), environment_id, list(message_ids)],
-            )
-            return {message_id for (message_id,) in cursor.fetchall()}
+        wanted = "WHERE environment_id = %s AND message_id = ANY(%s)"
+        rows = pg_rows(
+            f"SELECT message_id FROM {Pageview._meta.db_table} {wanted} "
+            f"UNION SELECT message_id FROM {Event._meta.db_table} {wanted}",
+            [environment_id, list(message_ids), environment_id, list(message_ids)],
+        )
+        return {message_id for (message_id,) in rows}
     pageviews = Pageview.objects.filter(environment_id=environment_id, message_id__in=message_ids)
     events = Event.objects.filter(environment_id=environment_id, message_id__in=message_ids)
     return set(pageviews.values_list("message_id", flat=True).union(events.values_list("message_id")))

@@ -25,7 +25,7 @@ from ..items import BrowserBatch
 from ..models import Attribution, Event, Pageview, Session, Visitor
 from ..selectors import stored_message_ids
 from ..stats.rollups import rollup_days_touch
-from .bulk import objects_create, rows_copy, rows_insert, rows_update
+from .bulk import instance_new, objects_create, rows_copy, rows_insert, rows_update
 from .events import outbox_add
 from .sessions import PageVisit, SessionBook, session_books_save, sessions_around
 from .stitching import TOUCH_FIELDS, attribution_fill_from_session, visitor_restitch_on_commit
@@ -236,8 +236,12 @@ def _first_touches_update(books) -> None:
         if touch is not None and touch.at <= visit.at:
             continue
         if touch is None:
-            touch = Attribution(
-                environment_id=visitor.environment_id, visitor=visitor, kind=Attribution.Kind.FIRST_TOUCH
+            touch = instance_new(
+                Attribution,
+                cached={"visitor": visitor},
+                environment_id=visitor.environment_id,
+                visitor_id=visitor.pk,
+                kind=Attribution.Kind.FIRST_TOUCH,
             )
             new.append(touch)
         else:

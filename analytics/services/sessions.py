@@ -10,12 +10,14 @@ two batches of one visitor never build sessions side by side.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import connection
+
 from ascendkit_site import ids
 
 from ..enrichment.sources import PageUrl, Traffic
 from ..items import Client
 from ..models import Attribution, Event, Pageview, Session, Visitor
-from .bulk import objects_create, rows_update
+from .bulk import instance_new, instances_select, objects_create, rows_update
 
 # Copied from the session's first pageview; a later, earlier-timed pageview replaces them.
 ENTRY_FIELDS = (
@@ -149,15 +151,18 @@ class SessionBook:
         return session
 
     def _new_session(self, at: datetime, client: Client) -> Session:
-        session = Session(
-            environment_id=self.visitor.environment_id,
-            visitor=self.visitor,
-            user_id=self.visitor.user_id,
+        visitor = self.visitor
+        session = instance_new(
+            Session,
+            cached={"visitor": visitor},
+            environment_id=visitor.environment_id,
+            visitor_id=visitor.pk,
+            user_id=visitor.user_id,
             started_at=at,
             last_activity_at=at,
+            # bulk inserts skip save(), where public IDs are usually minted.
+            public_id=ids.mint("ses"),
         )
-        # bulk_create skips save(), where public IDs are usually minted.
-        session.public_id = ids.mint("ses")
         _set_client(session, client)
         return session
 
@@ -203,12 +208,25 @@ def sessions_around(*, spans: list[tuple[Visitor, timedelta, datetime, datetime]
     if not spans:
         return {}
     longest_timeout = max(timeout for _, timeout, _, _ in spans)
-    sessions = Session.objects.filter(
-        environment_id__in={visitor.environment_id for visitor, _, _, _ in spans},
-        visitor_id__in=[visitor.pk for visitor, _, _, _ in spans],
-        last_activity_at__gte=min(first for _, _, first, _ in spans) - longest_timeout,
-        started_at__lte=max(last for _, _, _, last in spans) + longest_timeout,
-    ).order_by("started_at")
+    environment_ids = list({visitor.environment_id for visitor, _, _, _ in spans})
+    visitor_ids = [visitor.pk for visitor, _, _, _ in spans]
+    since = min(first for _, _, first, _ in spans) - longest_timeout
+    until = max(last for _, _, _, last in spans) + longest_timeout
+    if connection.vendor == "postgresql":
+        # Arrays bound server-side: a chunk asks for a thousand visitors' sessions.
+        sessions = instances_select(
+            Session,
+            where="environment_id = ANY(%s) AND visitor_id = ANY(%s) AND last_activity_at >= %s AND started_at <= %s",
+            params=[environment_ids, visitor_ids, since, until],
+            then="ORDER BY started_at",
+        )
+    else:
+        sessions = Session.objects.filter(
+            environment_id__in=environment_ids,
+            visitor_id__in=visitor_ids,
+            last_activity_at__gte=since,
+            started_at__lte=until,
+        ).order_by("started_at")
     by_visitor: dict[int, list[Session]] = {}
     for session in sessions:
         by_visitor.setdefault(session.visitor_id, []).append(session)

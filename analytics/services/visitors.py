@@ -19,6 +19,7 @@ from django.utils import timezone
 from identity.models import Environment
 
 from ..models import Visitor
+from .bulk import instances_select, pg_rows
 
 
 @dataclass(frozen=True)
@@ -41,17 +42,8 @@ def visitors_lock(*, wanted: list[VisitorWanted]) -> dict[tuple[int, str], Visit
         return {}
     now = timezone.now()
     ordered = sorted(wanted, key=lambda want: (want.environment.id, want.public_id))
-    Visitor.objects.bulk_create(
-        [
-            Visitor(
-                environment=want.environment,
-                public_id=want.public_id,
-                first_seen_at=want.first_at or now,
-                last_seen_at=want.last_at or now,
-            )
-            for want in ordered
-        ],
-        ignore_conflicts=True,
+    _visitors_insert_new(
+        [(want.environment.id, want.public_id, want.first_at or now, want.last_at or now) for want in ordered]
     )
     public_ids = defaultdict(set)
     for want in wanted:
@@ -60,13 +52,35 @@ def visitors_lock(*, wanted: list[VisitorWanted]) -> dict[tuple[int, str], Visit
     return {(visitor.environment_id, visitor.public_id): visitor for visitor in locked}
 
 
+def _visitors_insert_new(rows: list[tuple[int, str, datetime, datetime]]) -> None:
+    """Insert (environment ID, public ID, first seen, last seen) where the visitor is new, in the order given."""
+    if connection.vendor == "postgresql":
+        # One statement of four arrays, whatever the number of visitors.
+        columns = list(zip(*rows, strict=True))
+        pg_rows(
+            f"INSERT INTO {Visitor._meta.db_table} (environment_id, public_id, first_seen_at, last_seen_at) "
+            "SELECT environment_id, public_id, first_seen_at, last_seen_at FROM "
+            "unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[]) WITH ORDINALITY "
+            "AS wanted (environment_id, public_id, first_seen_at, last_seen_at, position) "
+            "ORDER BY position ON CONFLICT DO NOTHING",
+            [list(column) for column in columns],
+        )
+        return
+    Visitor.objects.bulk_create(
+        [
+            Visitor(environment_id=environment_id, public_id=public_id, first_seen_at=first_at, last_seen_at=last_at)
+            for environment_id, public_id, first_at, last_at in rows
+        ],
+        ignore_conflicts=True,
+    )
+
+
 def _locked_in_key_order(public_ids: dict[int, set[str]]):
     if connection.vendor == "postgresql":
         # One array per environment rather than an IN list the ORM prepares value by value.
         conditions = " OR ".join(["(environment_id = %s AND public_id = ANY(%s))"] * len(public_ids))
         params = [value for env, pids in public_ids.items() for value in (env, list(pids))]
-        table = Visitor._meta.db_table
-        return Visitor.objects.raw(f"SELECT * FROM {table} WHERE {conditions} ORDER BY id FOR UPDATE", params)
+        return instances_select(Visitor, where=conditions, params=params, then="ORDER BY id FOR UPDATE")
     condition = reduce(or_, (Q(environment_id=env, public_id__in=pids) for env, pids in public_ids.items()))
     return Visitor.objects.select_for_update().filter(condition).order_by("pk")
 
