@@ -102,6 +102,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # operating system's TCP timeout.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=3))
+    # The collect path's statements (the queue INSERT, the writer's bulk statements) go
+    # through plain psycopg cursors, which prepare a statement after five runs: PostgreSQL
+    # then neither parses nor plans it again. Django's own cursors bind client-side and
+    # never prepare. Behind PgBouncer older than 1.21 in transaction mode, set false.
+    prepared = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 5 if prepared else None)
 else:
     # SQLite: wait for a concurrent writer instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})
