@@ -121,6 +121,7 @@ def stored_message_ids(*, environment_id: int, message_ids) -> set[str]:
             f"SELECT message_id FROM {Pageview._meta.db_table} {wanted} "
             f"UNION SELECT message_id FROM {Event._meta.db_table} {wanted}",
             [environment_id, list(message_ids), environment_id, list(message_ids)],
+            planned_each_time=True,
         )
         return {message_id for (message_id,) in rows}
     pageviews = Pageview.objects.filter(environment_id=environment_id, message_id__in=message_ids)

@@ -83,15 +83,18 @@ def _execute_rows(sql: str, rows: list[list]) -> None:
             cursor.executemany(sql, rows)
 
 
-def pg_rows(sql: str, params: list) -> list[tuple]:
+def pg_rows(sql: str, params: list, *, planned_each_time: bool = False) -> list[tuple]:
     """The rows of a PostgreSQL statement (none for one without a result), its parameters bound server-side.
 
     Django's cursors quote every parameter into the SQL in Python; for the writer's
     array parameters (a chunk's thousands of message IDs) that costs more than the
-    query. A plain psycopg cursor sends them as they are.
+    query. A plain psycopg cursor sends them as they are, and prepares a statement it
+    runs often. `planned_each_time`: never prepared, for a query whose best plan
+    depends on its values (arrays of keys, time ranges): a prepared one may settle on
+    a generic plan that scans the environment's every row.
     """
     with _logged(sql, 1), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params, prepare=False if planned_each_time else None)
         return cursor.fetchall() if cursor.description else []
 
 
@@ -100,7 +103,7 @@ def instances_select(model, *, where: str, params: list, then: str = "") -> list
     meta, quote = model._meta, connection.ops.quote_name
     fields = meta.concrete_fields
     columns = ", ".join(quote(field.column) for field in fields)
-    rows = pg_rows(f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {where} {then}", params)
+    rows = pg_rows(f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {where} {then}", params, planned_each_time=True)
     names = [field.attname for field in fields]
     return [model.from_db(connection.alias, names, row) for row in rows]
 
