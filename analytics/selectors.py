@@ -116,11 +116,12 @@ def stored_message_ids(*, environment_id: int, message_ids) -> set[str]:
     if not message_ids:
         return set()
     if connection.vendor == "postgresql":
-        wanted = "WHERE environment_id = %s AND message_id = ANY(%s)"
+        # Named parameters: the array, used twice, is sent once.
+        wanted = "WHERE environment_id = %(environment)s AND message_id = ANY(%(message_ids)s)"
         rows = pg_rows(
             f"SELECT message_id FROM {Pageview._meta.db_table} {wanted} "
             f"UNION SELECT message_id FROM {Event._meta.db_table} {wanted}",
-            [environment_id, list(message_ids), environment_id, list(message_ids)],
+            {"environment": environment_id, "message_ids": list(message_ids)},
             planned_each_time=True,
         )
         return {message_id for (message_id,) in rows}

@@ -10,6 +10,7 @@ each field, as the ORM would.
 
 import time
 from contextlib import contextmanager
+from operator import attrgetter
 
 import psycopg
 from django.db import connection
@@ -83,7 +84,7 @@ def _execute_rows(sql: str, rows: list[list]) -> None:
             cursor.executemany(sql, rows)
 
 
-def pg_rows(sql: str, params: list, *, planned_each_time: bool = False) -> list[tuple]:
+def pg_rows(sql: str, params: list | dict, *, planned_each_time: bool = False) -> list[tuple]:
     """The rows of a PostgreSQL statement (none for one without a result), its parameters bound server-side.
 
     Django's cursors quote every parameter into the SQL in Python; for the writer's
@@ -124,10 +125,14 @@ def rows_copy(*, model, rows: list[dict]) -> None:
     COPY knows no ON CONFLICT: a row that breaks a unique constraint fails the
     whole statement with IntegrityError, and the caller decides what to do.
     """
-    if not rows:
-        return
+    if rows:
+        _copy(model, list(rows[0]), [row.values() for row in rows])
+
+
+def _copy(model, attnames: list[str], rows) -> None:
+    """COPY rows of values in the order of `attnames` (any iterables)."""
     meta = model._meta
-    fields = [meta.get_field(name) for name in rows[0]]
+    fields = [meta.get_field(name) for name in attnames]
     json_positions = [i for i, field in enumerate(fields) if field.get_internal_type() == "JSONField"]
     quote = connection.ops.quote_name
     sql = f"COPY {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
@@ -138,10 +143,11 @@ def rows_copy(*, model, rows: list[dict]) -> None:
         cursor.cursor.copy(sql) as copy,
     ):
         for row in rows:
-            values = list(row.values())
-            for i in json_positions:
-                values[i] = Jsonb(values[i])
-            copy.write_row(values)
+            if json_positions:
+                row = list(row)
+                for i in json_positions:
+                    row[i] = Jsonb(row[i])
+            copy.write_row(row)
 
 
 def _preparing(fields) -> list:
@@ -179,9 +185,11 @@ def objects_create(*, model, objects: list, with_keys: bool = True) -> None:
                 obj.pk = pk
     else:
         fields = [field for field in fields if field is not meta.pk]
-    # psycopg adapts times, numbers and strings itself; rows_copy wraps the JSON.
+    # psycopg adapts times, numbers and strings itself; _copy wraps the JSON.
     attnames = [field.attname for field in fields]
-    rows_copy(model=model, rows=[{name: getattr(obj, name) for name in attnames} for obj in objects])
+    values_of = attrgetter(*attnames)  # a tuple of an instance's values, in one call
+    rows = [values_of(obj) for obj in objects] if len(attnames) > 1 else [(values_of(obj),) for obj in objects]
+    _copy(model, attnames, rows)
     if not with_keys:
         return
     for obj in objects:
