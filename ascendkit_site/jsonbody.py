@@ -1,10 +1,9 @@
 """Reading a JSON request body with the API's limits and error shape."""
 
-import json
-
 from django.conf import settings
 from rest_framework import status
 
+from . import fastjson
 from .errors import ApiError
 
 
@@ -26,7 +25,7 @@ def read_json_object(request, *, content_types: tuple[str, ...] = ("application/
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
         )
     try:
-        payload = json.loads(body)
+        payload = fastjson.loads(body)
     except (ValueError, RecursionError):
         raise ApiError("malformed_json", "The body is not valid JSON.") from None
     if not isinstance(payload, dict):

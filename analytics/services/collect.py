@@ -8,7 +8,6 @@ writes hundreds at a time with the same writer. The queue's payload codec lives
 here too, beside both ends of the queue.
 """
 
-import json
 import logging
 import os
 import sys
@@ -22,7 +21,7 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.db.models import F
 from django.utils import timezone
 
-from ascendkit_site import ids
+from ascendkit_site import fastjson, ids
 from identity.models import Environment
 
 from ..cleaning import clean_text, is_client_event_name
@@ -248,12 +247,12 @@ def batch_payload(client: Client, items: list[BrowserItem]) -> bytes:
             for item in items
         ],
     }
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return fastjson.dumps(payload)
 
 
 def payload_decode(payload: bytes | memoryview | str) -> dict:
     """A queued batch's payload as the dict `batch_payload` encoded (databases hand back bytes or a view)."""
-    return json.loads(bytes(payload) if isinstance(payload, memoryview) else payload)
+    return fastjson.loads(bytes(payload) if isinstance(payload, memoryview) else payload)
 
 
 def batch_from_payload(*, environment: Environment, visitor_public_id: str, payload: bytes) -> BrowserBatch:
