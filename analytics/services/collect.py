@@ -38,6 +38,7 @@ from ..items import (
     item_properties,
     item_time,
     parse_client_time,
+    restored,
 )
 from ..models import BotHit, CollectBatch
 from .bulk import pg_rows, rows_insert
@@ -261,19 +262,22 @@ def batch_from_payload(*, environment: Environment, visitor_public_id: str, payl
     return BrowserBatch(
         environment=environment,
         visitor_public_id=visitor_public_id,
-        client=Client(**{**client, "device": Device(**client["device"]), "place": Place(**client["place"])}),
-        items=[
-            BrowserItem(
-                **{
-                    **item,
-                    "at": datetime.fromisoformat(item["at"]),
-                    "page": PageUrl(**item["page"]) if item["page"] else None,
-                    "traffic": Traffic(**item["traffic"]) if item.get("traffic") else None,
-                }
-            )
-            for item in data["items"]
-        ],
+        client=restored(
+            Client,
+            {**client, "device": restored(Device, client["device"]), "place": restored(Place, client["place"])},
+        ),
+        items=[_item_from_payload(item) for item in data["items"]],
     )
+
+
+def _item_from_payload(item: dict) -> BrowserItem:
+    # The dict is the decoder's own: changed in place, it is the new item's fields.
+    item["at"] = datetime.fromisoformat(item["at"])
+    if item["page"]:
+        item["page"] = restored(PageUrl, item["page"])
+    if item.get("traffic"):
+        item["traffic"] = restored(Traffic, item["traffic"])
+    return restored(BrowserItem, item)
 
 
 def collect_queue_drain(*, limit: int = 500) -> int:

@@ -6,9 +6,20 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
+from analytics.enrichment.geo import Place
+from analytics.enrichment.useragent import device_from_user_agent
+from analytics.items import Client
 from analytics.models import Attribution, CollectBatch, Event, Pageview, Session, Visitor
-from analytics.services.collect import MAX_ATTEMPTS, collect_queue_drain, payload_decode
+from analytics.services.collect import (
+    MAX_ATTEMPTS,
+    batch_from_payload,
+    batch_payload,
+    browser_items_parse,
+    collect_queue_drain,
+    payload_decode,
+)
 from analytics.tests.factories import EndUserFactory, VisitorFactory
 from analytics.tests.helpers import VISITOR_A, VISITOR_B, batch, minutes_ago, pageview, track
 
@@ -221,3 +232,26 @@ def test_a_stats_report_writes_the_environments_queued_batches_first(api, tenant
 
     assert totals["results"] == {"pageviews": 1, "visitors": 1}
     assert CollectBatch.objects.count() == 0
+
+
+def test_a_queued_batch_reads_back_as_the_batch_that_was_judged(tenant):
+    raw = [
+        {
+            "type": "pageview",
+            "messageId": "p1",
+            "url": "https://example.com/a?utm_source=x",
+            "referrer": "https://t.co/",
+        },
+        {"type": "track", "messageId": "t1", "name": "app.clicked", "properties": {"n": 2**70, "s": "é"}},
+        {"type": "track", "messageId": "t2", "name": "app.bare"},
+    ]
+    items, rejected = browser_items_parse(raw, sent_at=None, received_at=timezone.now())
+    agent = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+    client = Client(device=device_from_user_agent(agent), place=Place("DE", "Berlin", "Berlin"), screen_width=390)
+
+    back = batch_from_payload(environment=tenant, visitor_public_id=VISITOR_A, payload=batch_payload(client, items))
+
+    assert rejected == [] and back.items == items and back.client == client
+    assert back.items[2].properties == {} and back.items[2].properties is not back.items[1].properties
+    with pytest.raises(AttributeError):  # still frozen
+        back.items[0].title = "changed"
