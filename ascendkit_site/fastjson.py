@@ -6,7 +6,9 @@ integer past 64 bits, which it turns into a float), the standard library does th
 work, so only such rare inputs pay twice.
 """
 
+import dataclasses
 import json
+from datetime import datetime
 
 import orjson
 
@@ -28,10 +30,20 @@ def loads(data: bytes | str):
 def dumps(value) -> bytes:
     """Compact UTF-8 JSON, as `json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()`.
 
-    For JSON values only: orjson writes NaN and infinity as null, where `json` writes
-    tokens no JSON parser takes. The collect path refuses those before it encodes.
+    Dataclass instances are written as objects of their fields and datetimes in ISO 8601
+    (orjson does both natively). For JSON values only: orjson writes NaN and infinity as
+    null, where `json` writes tokens no JSON parser takes; the collect path refuses
+    those before it encodes.
     """
     try:
         return orjson.dumps(value)
     except TypeError:  # what orjson does not take: a key that is not a string, an integer past 64 bits
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain).encode()
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

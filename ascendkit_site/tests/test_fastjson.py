@@ -1,6 +1,8 @@
 """The collect path's JSON reads and writes exactly what the standard library would."""
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 
@@ -51,3 +53,23 @@ def test_a_value_is_written_as_compact_utf8_json(value):
 
 def test_a_string_the_database_handed_back_reads_too():
     assert fastjson.loads('{"a":"\\ud800"}') == {"a": "\ud800"}
+
+
+def test_dataclasses_and_times_are_written_as_their_fields_either_way():
+    @dataclass(frozen=True)
+    class Inner:
+        at: datetime
+        n: int
+
+    @dataclass(frozen=True)
+    class Outer:
+        inner: Inner
+        name: str
+
+    moment = datetime(2026, 12, 1, 10, 0, 0, 123456, tzinfo=UTC)
+    value = Outer(inner=Inner(at=moment, n=1), name="é")
+    expected = {"inner": {"at": moment.isoformat(), "n": 1}, "name": "é"}
+
+    assert json.loads(fastjson.dumps(value)) == expected
+    # Through the standard library (an integer past 64 bits is what orjson refuses).
+    assert json.loads(fastjson.dumps([value, 2**70])) == [expected, 2**70]
