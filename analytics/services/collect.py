@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import IntegrityError, close_old_connections, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -346,6 +346,7 @@ class QueueDrainer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+        self._stopping = threading.Event()
 
     def wake(self) -> None:
         self._ensure_running()
@@ -362,8 +363,15 @@ class QueueDrainer:
                 self._thread = threading.Thread(target=self._run, name="collect-queue-drainer", daemon=True)
                 self._thread.start()
 
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the thread after the chunk in hand (a test's drainer; the server's lives with its process)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             if self._wake.wait(self.IDLE_SECONDS):
                 time.sleep(self.GATHER_SECONDS)
             self._wake.clear()
@@ -375,7 +383,9 @@ class QueueDrainer:
             except Exception:
                 # The database is away, most likely: the batches are safe in the queue.
                 logger.warning("Writing queued collect batches failed; trying again shortly.", exc_info=True)
-                close_old_connections()
+                # Dropped without close_old_connections' checks, which need the database
+                # themselves and would end this thread with a second error.
+                connections.close_all()
                 self._wake.wait(self.ERROR_PAUSE_SECONDS)
 
 

@@ -6,12 +6,14 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from analytics.enrichment.geo import Place
 from analytics.enrichment.useragent import device_from_user_agent
 from analytics.items import Client
 from analytics.models import Attribution, CollectBatch, Event, Pageview, Session, Visitor
+from analytics.services import collect
 from analytics.services.collect import (
     MAX_ATTEMPTS,
     batch_from_payload,
@@ -255,3 +257,20 @@ def test_a_queued_batch_reads_back_as_the_batch_that_was_judged(tenant):
     assert back.items[2].properties == {} and back.items[2].properties is not back.items[1].properties
     with pytest.raises(AttributeError):  # still frozen
         back.items[0].title = "changed"
+
+
+def test_the_writer_thread_outlives_a_database_it_cannot_even_check(monkeypatch):
+    def database_away():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(collect, "close_old_connections", database_away)
+    monkeypatch.setattr(collect.QueueDrainer, "ERROR_PAUSE_SECONDS", 0.01)
+    drainer = collect.QueueDrainer()
+    try:
+        drainer.wake()
+        time.sleep(0.7)  # past the gathering pause, through a few failed rounds
+
+        assert drainer._thread.is_alive()
+    finally:
+        drainer.stop()
+    assert not drainer._thread.is_alive()
