@@ -8,6 +8,7 @@ update is one fixed `UPDATE … WHERE pk = %s`, and `executemany` sends the rows
 each field, as the ORM would.
 """
 
+import functools
 import time
 from contextlib import contextmanager
 from operator import attrgetter
@@ -47,14 +48,7 @@ def rows_insert(*, model, rows: list[dict]) -> None:
     """
     if not rows:
         return
-    meta = model._meta
-    fields = [meta.get_field(name) for name in rows[0]]
-    prepare = _preparing(fields)
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
+    sql, prepare = _insert_statement(model, tuple(rows[0]), connection.vendor)
     values = [
         [
             value if field is None else field.get_db_prep_save(value, connection)
@@ -65,12 +59,24 @@ def rows_insert(*, model, rows: list[dict]) -> None:
     _execute_rows(sql, values)
 
 
+@functools.lru_cache(maxsize=64)
+def _insert_statement(model, names: tuple[str, ...], vendor: str) -> tuple[str, list]:
+    """The INSERT of these columns and the fields to prepare, worked out once: every queued request makes one."""
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = [meta.get_field(name) for name in names]
+    # PostgreSQL takes bytes in binary (`%b`), rather than escaped to hex text it parses back.
+    binary = vendor == "postgresql"
+    placeholders = ["%b" if binary and field.get_internal_type() == "BinaryField" else "%s" for field in fields]
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(placeholders)})"
+    )
+    return sql, _preparing(fields)
+
+
 def _execute_rows(sql: str, rows: list[list]) -> None:
     if connection.vendor == "postgresql":
-        # Django's cursors bind parameters client-side, quoting every value in Python (a
-        # queued batch's whole JSON, say); a plain psycopg cursor sends them as they are,
-        # many rows pipelined, and prepares a statement it sees often.
-        with _logged(sql, len(rows)), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        with _pg_cursor(sql, len(rows)) as cursor:
             if len(rows) == 1:
                 cursor.execute(sql, rows[0])
             else:
@@ -87,16 +93,26 @@ def _execute_rows(sql: str, rows: list[list]) -> None:
 def pg_rows(sql: str, params: list | dict, *, planned_each_time: bool = False) -> list[tuple]:
     """The rows of a PostgreSQL statement (none for one without a result), its parameters bound server-side.
 
-    Django's cursors quote every parameter into the SQL in Python; for the writer's
-    array parameters (a chunk's thousands of message IDs) that costs more than the
-    query. A plain psycopg cursor sends them as they are, and prepares a statement it
-    runs often. `planned_each_time`: never prepared, for a query whose best plan
-    depends on its values (arrays of keys, time ranges): a prepared one may settle on
-    a generic plan that scans the environment's every row.
+    `planned_each_time`: never prepared, for a query whose best plan depends on its
+    values (arrays of keys, time ranges): a prepared one may settle on a generic plan
+    that scans the environment's every row.
     """
-    with _logged(sql, 1), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with _pg_cursor(sql, 1) as cursor:
         cursor.execute(sql, params, prepare=False if planned_each_time else None)
         return cursor.fetchall() if cursor.description else []
+
+
+@contextmanager
+def _pg_cursor(sql: str, count: int):
+    """A plain psycopg cursor on Django's connection, its errors Django's, its statement logged.
+
+    Django's cursors bind parameters client-side, quoting every value in Python (a
+    queued batch's whole JSON, a chunk's thousands of message IDs); a plain psycopg
+    cursor sends them as they are, pipelines many rows, and prepares a statement it
+    sees often.
+    """
+    with _logged(sql, count), connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
 
 
 def instances_select(model, *, where: str, params: list, then: str = "") -> list:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, connections, transaction
+from django.db import IntegrityError, close_old_connections, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -41,7 +41,7 @@ from ..items import (
     restored,
 )
 from ..models import BotHit, CollectBatch
-from .bulk import pg_rows, rows_insert
+from .bulk import rows_insert
 from .collect_writer import RecordResult, browser_batches_write
 
 logger = logging.getLogger(__name__)
@@ -208,30 +208,23 @@ def browser_batch_enqueue(*, batch: BrowserBatch) -> RecordResult:
             seen.add(item.message_id)
             fresh.append(item)
     if fresh:
-        _queue_row_insert(batch, batch_payload(batch.client, fresh))
+        # One row, one statement, no model instance: this is the whole write of a request.
+        rows_insert(
+            model=CollectBatch,
+            rows=[
+                {
+                    "environment_id": batch.environment.id,
+                    "visitor_public_id": batch.visitor_public_id,
+                    "received_at": timezone.now(),
+                    "payload": batch_payload(batch.client, fresh),
+                    "attempts": 0,
+                    "last_error": "",
+                }
+            ],
+        )
         if settings.COLLECT_WRITER == "thread":
             transaction.on_commit(drainer.wake)
     return RecordResult(accepted=len(fresh), duplicates=len(batch.items) - len(fresh))
-
-
-def _queue_row_insert(batch: BrowserBatch, payload: bytes) -> None:
-    # One row, one statement, no model instance: this is the whole write of a request.
-    row = {
-        "environment_id": batch.environment.id,
-        "visitor_public_id": batch.visitor_public_id,
-        "received_at": timezone.now(),
-        "payload": payload,
-        "attempts": 0,
-        "last_error": "",
-    }
-    if connection.vendor != "postgresql":
-        rows_insert(model=CollectBatch, rows=[row])
-        return
-    # `%b`: the payload goes in binary, not escaped to hex text for PostgreSQL to parse back.
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(column) for column in row)
-    placeholders = ", ".join("%b" if column == "payload" else "%s" for column in row)
-    pg_rows(f"INSERT INTO {quote(CollectBatch._meta.db_table)} ({columns}) VALUES ({placeholders})", list(row.values()))
 
 
 def batch_payload(client: Client, items: list[BrowserItem]) -> bytes:
